@@ -1,0 +1,1 @@
+"""The binary interface: callback signatures and structure layouts (spec sections 1, 2 and 4)."""

@@ -1,0 +1,60 @@
+"""The ``rasemu`` command line. Each subcommand lives in its own module and is imported on use."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from emulator.errors import RasemuError
+
+# name -> "module:attribute" of a click.Command; add one line per subcommand.
+COMMANDS: dict[str, str] = {
+    "reg": "emulator.cli.reg:reg",
+    "demo": "emulator.cli.demo:demo",
+    "rules": "emulator.cli.rules:rules",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when they are run or listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module_name, _, attr = spec.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rasemu", prog_name="rasemu")
+def cli() -> None:
+    """Emulate a Windows RAS host and check RAS administration DLLs against the contract."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: runs the CLI; input errors print one line and exit 2, never a traceback."""
+    try:
+        return cli.main(args=argv, prog_name="rasemu", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("rasemu: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except RasemuError as exc:
+        click.echo(f"rasemu: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("rasemu: interrupted", err=True)
+        sys.exit(130)
