@@ -15,6 +15,9 @@ COMMANDS: dict[str, str] = {
     "reg": "emulator.cli.reg:reg",
     "demo": "emulator.cli.demo:demo",
     "rules": "emulator.cli.rules:rules",
+    "check": "emulator.cli.check:check",
+    "run": "emulator.cli.run:run",
+    "scenarios": "emulator.cli.scenarios:scenarios",
 }
 
 

@@ -1,0 +1,164 @@
+"""Loader throughput: get+release cycles per second, against a raw cffi loop measured in the same run.
+
+    python bench/loaders.py [--cycles N] [--batch N]
+
+Rows: raw cffi loop on the good fixture's .so (baseline), NativeAdminDll in-process (targets:
+<= 3x the raw loop's time per cycle), IsolatedDll(native) batched (target: >= 20k cycles/s),
+IsolatedDll(native) unbatched, PythonLoader on the good stand-in, IsolatedDll(python) batched.
+One cycle = GetIpAddressForUser + ReleaseIpAddress for one user, addresses read back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from emulator.loaders.base import AdminDll, Call  # noqa: E402
+
+SENTINEL = 0xA5A5A5A5
+USERS = [(f"user{i}", f"VPN{i}") for i in range(32)]
+
+
+def raw_cffi(lib_path: str, cycles: int) -> float:
+    import cffi
+
+    ffi = cffi.FFI()
+    ffi.cdef(
+        "uint32_t MprAdminGetIpAddressForUser(uint16_t *, uint16_t *, uint32_t *, int32_t *);"
+        "void MprAdminReleaseIpAddress(uint16_t *, uint16_t *, uint32_t *);"
+    )
+    lib = ffi.dlopen(lib_path)
+    get, rel = lib.MprAdminGetIpAddressForUser, lib.MprAdminReleaseIpAddress
+    names = [
+        (ffi.new("uint16_t[]", list(u.encode("utf-16-le")) and [ord(c) for c in u] + [0]),
+         ffi.new("uint16_t[]", [ord(c) for c in p] + [0]))
+        for u, p in USERS
+    ]
+    ip = ffi.new("uint32_t[1]")
+    notify = ffi.new("int32_t[1]")
+    n = len(names)
+    t0 = time.perf_counter()
+    for i in range(cycles):
+        u, p = names[i % n]
+        ip[0] = 0
+        notify[0] = -1
+        if get(u, p, ip, notify) != 0:
+            raise RuntimeError("GetIp failed")
+        rel(u, p, ip)
+    dt = time.perf_counter() - t0
+    ffi.dlclose(lib)
+    return cycles / dt
+
+
+def per_call(dll: AdminDll, cycles: int) -> float:
+    n = len(USERS)
+    t0 = time.perf_counter()
+    for i in range(cycles):
+        u, p = USERS[i % n]
+        r = dll.handle_call(Call("MprAdminGetIpAddressForUser", (u, p, 0, SENTINEL)))
+        dll.handle_call(Call("MprAdminReleaseIpAddress", (u, p, r.outputs[2])))
+    return cycles / (time.perf_counter() - t0)
+
+
+def batched(dll: AdminDll, cycles: int, batch: int) -> float:
+    """Batches of ``batch`` gets (distinct users), then the matching releases."""
+    batch = min(batch, len(USERS))
+    t0 = time.perf_counter()
+    done = 0
+    while done < cycles:
+        k = min(batch, cycles - done)
+        gets = [Call("MprAdminGetIpAddressForUser", (u, p, 0, SENTINEL)) for u, p in USERS[:k]]
+        res = dll.handle_calls(gets)
+        rels = [
+            Call("MprAdminReleaseIpAddress", (u, p, r.outputs[2]))
+            for (u, p), r in zip(USERS[:k], res, strict=True)
+        ]
+        dll.handle_calls(rels)
+        done += k
+    return cycles / (time.perf_counter() - t0)
+
+
+def batched_mixed(dll: AdminDll, cycles: int, batch: int) -> float:
+    """One batch = ``batch`` get+release pairs (release address from the pool's known first slot).
+
+    Every get in this batch is followed by its release, so the pool hands out the first address
+    each time; that address is known in advance, which lets a whole cycle run in one round trip.
+    """
+    from emulator.abi.addresses import ip_to_dword
+
+    first = ip_to_dword("192.168.100.10")
+    calls: list[Call] = []
+    for i in range(batch):
+        u, p = USERS[i % len(USERS)]
+        calls.append(Call("MprAdminGetIpAddressForUser", (u, p, 0, SENTINEL)))
+        calls.append(Call("MprAdminReleaseIpAddress", (u, p, first)))
+    t0 = time.perf_counter()
+    done = 0
+    while done < cycles:
+        res = dll.handle_calls(calls)
+        if res[0].outputs[2] != first:
+            raise RuntimeError("unexpected address")
+        done += batch
+    return done / (time.perf_counter() - t0)
+
+
+def row(name: str, rate: float, base: float) -> None:
+    print(f"{name:<44} {rate:>12,.0f} cycles/s   {base / rate:>6.2f}x raw time/cycle")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cycles", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=1000)
+    a = ap.parse_args()
+    from fixtures.dlls.build import native_library
+
+    from emulator.loaders.isolated import IsolatedDll
+    from emulator.loaders.native import NativeLoader
+    from emulator.loaders.python import PythonLoader
+
+    lib = str(native_library("good"))
+    standin = str(ROOT / "fixtures" / "standins" / "good.py")
+    n = a.cycles
+    base = raw_cffi(lib, n)
+    print(f"cycles={n} batch={a.batch}  (one cycle = GetIp + ReleaseIp)")
+    row("raw cffi loop (baseline)", base, base)
+    runs: list[tuple[str, Callable[[], float]]] = []
+    native = NativeLoader().load(lib)
+    runs.append(("NativeAdminDll in-process, handle_call", lambda: per_call(native, n)))
+    iso = IsolatedDll("native", lib)
+    runs.append(
+        (
+            f"IsolatedDll(native), batches of {a.batch} pairs",
+            lambda: batched_mixed(iso, n, a.batch),
+        )
+    )
+    runs.append(("IsolatedDll(native), gets then releases x32", lambda: batched(iso, n // 4, 32)))
+    runs.append(("IsolatedDll(native), handle_call (unbatched)", lambda: per_call(iso, n // 50)))
+    py = PythonLoader().load(standin)
+    runs.append(("PythonLoader in-process, handle_call", lambda: per_call(py, n // 5)))
+    iso_py = IsolatedDll("python", standin)
+    runs.append(
+        (
+            f"IsolatedDll(python), batches of {a.batch} pairs",
+            lambda: batched_mixed(iso_py, n // 5, a.batch),
+        )
+    )
+    for name, fn in runs:
+        row(name, fn(), base)
+    native.close()
+    iso.close()
+    iso_py.close()
+    py.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Benchmark .reg import and export on a generated ~50 MB regedit export.
+
+Prints export and import throughput (MB/s of the UTF-16 file), a baseline measured in
+the same run (decoding the file and splitting it into lines, the least any parser must
+do), and peak memory of an import (tracemalloc, in a separate run so timing is not
+slowed) as a multiple of the file size. Targets: 50 MB imports in under 5 s with peak
+memory under 4x the file size.
+
+    python bench/regfile.py [--mb 50] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from emulator.registry import Registry
+from emulator.registry.regfile import export, import_bytes, import_file, parse
+
+
+def build(target_mb: float) -> Registry:
+    """A registry whose export is about ``target_mb`` MB: every value type, odd names."""
+    reg = Registry()
+    per_key = 3120  # bytes of UTF-16 export per key with the values below (measured)
+    keys = max(1, int(target_mb * 1e6 / per_key))
+    blob = bytes(range(256)) * 2
+    for i in range(keys):
+        path = f"HKEY_LOCAL_MACHINE\\SOFTWARE\\Bench\\Group{i % 97:02d}\\Key {i} \"q\" [x]"
+        reg.set_value(path, "", 1, f"default value {i}\0".encode("utf-16-le"))
+        reg.set_value(path, "Display \"Name\"", 1, f"C:\\Program Files\\Vendor\\app{i}.dll\0".encode("utf-16-le"))
+        reg.set_value(path, "Count", 4, (i & 0xFFFFFFFF).to_bytes(4, "little"))
+        reg.set_value(path, "Blob", 3, blob[i % 200: i % 200 + 200])
+        reg.set_value(path, "Expand", 2, f"%SystemRoot%\\system32\\drivers\\file{i}.sys\0".encode("utf-16-le"))
+        reg.set_value(path, "Multi", 7, f"first {i}\0second\0third value\0\0".encode("utf-16-le"))
+        reg.set_value(path, "Q", 11, (i * 7919).to_bytes(8, "little"))
+        reg.set_value(path, "None", 0, b"")
+        reg.set_value(path, "Big-endian", 5, i.to_bytes(4, "big"))
+        reg.set_value(path, "Custom \u00e9\u65e5", 0xFFFF0001, blob[:40])
+    return reg
+
+
+def best(fn: object, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mb", type=float, default=50.0, help="approximate export size in MB")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per timing (best is shown)")
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    reg = build(args.mb)
+    build_s = time.perf_counter() - t0
+    data = export(reg)
+    mb = len(data) / 1e6
+    lines = data.count(b"\r\0\n\0")
+    print(f"generated registry in {build_s:.2f} s; export is {mb:.1f} MB ({lines} lines)")
+
+    t_export = best(lambda: export(reg), args.repeat)
+    t_base = best(lambda: data[2:].decode("utf-16-le").split("\n"), args.repeat)
+    t_parse = best(lambda: parse(data), args.repeat)
+    t_import = best(lambda: import_bytes(data, Registry()), args.repeat)
+
+    check = Registry()
+    import_bytes(data, check)
+    assert export(check) == data, "round trip failed"
+    del check
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.reg"
+        path.write_bytes(data)
+        size = len(data)
+        del data, reg
+        t_file = best(lambda: import_file(path, Registry()), args.repeat)
+        # Peak memory of importing the file (reading included), measured alone.
+        gc.collect()
+        tracemalloc.start()
+        imported = Registry()
+        import_file(path, imported)
+        retained, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+
+    print(f"baseline decode+split : {t_base:6.3f} s  {mb / t_base:7.1f} MB/s")
+    print(f"parse only            : {t_parse:6.3f} s  {mb / t_parse:7.1f} MB/s  "
+          f"({t_parse / t_base:.1f}x baseline)")
+    print(f"import (parse+apply)  : {t_import:6.3f} s  {mb / t_import:7.1f} MB/s  "
+          f"({t_import / t_base:.1f}x baseline)  target < 5 s for 50 MB: "
+          f"{'met' if t_import * 50 / mb < 5 else 'MISSED'}")
+    print(f"import_file (streamed): {t_file:6.3f} s  {mb / t_file:7.1f} MB/s")
+    print(f"export                : {t_export:6.3f} s  {mb / t_export:7.1f} MB/s  "
+          f"({t_export / t_base:.1f}x baseline)")
+    print(f"import_file peak mem  : {peak / 1e6:7.1f} MB = {peak / size:.2f}x file size "
+          f"(target < 4x: {'met' if peak < 4 * size else 'MISSED'}); the imported registry "
+          f"keeps {retained / 1e6:.1f} MB = {retained / size:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""DLL-side checks computed from call results; O(1) per call, findings are data.
+
+Every function takes the trace event of the offending call (``ev``) as evidence and the DLL's
+path as ``subject``; see the severity table in :mod:`emulator.conformance.checks`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from ipaddress import IPv4Address
+from typing import Any
+
+from emulator.conformance.findings import Finding, Severity
+from emulator.host.connection import byteswap32, dword_to_ip
+from emulator.loaders.base import CallResult, ResourceUsage
+
+SENTINEL = 0xA5A5A5A5  # R78: pre-filled into *bNotifyRelease before every GetIp call
+NO_ERROR = 0
+
+_PRIVATE = tuple(ipaddress.IPv4Network(n) for n in
+                 ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+_BAD = (
+    (ipaddress.IPv4Network("0.0.0.0/8"), "in 0.0.0.0/8 (this network)"),
+    (ipaddress.IPv4Network("127.0.0.0/8"), "a loopback address (127.0.0.0/8)"),
+    (ipaddress.IPv4Network("224.0.0.0/4"), "a multicast address (224.0.0.0/4)"),
+)
+_BROADCAST = IPv4Address("255.255.255.255")
+
+
+def _private(a: IPv4Address) -> bool:
+    return any(a in n for n in _PRIVATE)
+
+
+def not_unicast(addr: IPv4Address) -> tuple[str, Severity] | None:
+    """Why ``addr`` is not a unicast host address (with the severity), or None (R64)."""
+    if addr == _BROADCAST:
+        return "the limited broadcast address", Severity.ERROR
+    for net, why in _BAD:
+        if addr in net:
+            return why, Severity.ERROR
+    last = addr.packed[3]
+    if last in (0, 255):
+        return (f"likely the network or broadcast address of its /24 pool "
+                f"(last octet {last})"), Severity.WARNING
+    return None
+
+
+def looks_byteswapped(value: int, proposed: int) -> bool:
+    """Whether the DWORD a DLL wrote reads like a host-order address (R62, AMBIG-5)."""
+    if value == 0:
+        return False
+    if proposed and value != proposed and value == byteswap32(proposed):
+        return True
+    addr = dword_to_ip(value)
+    swapped = dword_to_ip(byteswap32(value))
+    for net in _PRIVATE:
+        if swapped in net and addr not in net:
+            # e.g. 10.100.168.192 for 192.168.100.10: the swapped form sits in a private
+            # range the address as read does not
+            return net.prefixlen > 8 or not _private(addr)
+    return False
+
+
+def get_ip_findings(ev: Mapping[str, Any], subject: str, proposed: int, returned: int,
+                    value: int, notify: int, family_rule61: str = "R61") -> list[Finding]:
+    """Judge one GetIpAddressForUser result that returned (R60, R61, R62, R64)."""
+    out: list[Finding] = []
+    evid = (ev,)
+    if returned != NO_ERROR:
+        return out  # R59: any other value refuses the user; legitimate
+    if notify == SENTINEL:
+        out.append(Finding(
+            family_rule61, Severity.ERROR,
+            f"{ev['call']} returned NO_ERROR without writing *bNotifyRelease (still the sentinel "
+            f"{SENTINEL:#x}); the host treats it as TRUE (R45) and will call Release",
+            evid, subject=subject))
+    elif notify not in (0, 1):
+        out.append(Finding(
+            family_rule61, Severity.INFO,
+            f"{ev['call']} wrote *bNotifyRelease = {notify:#x}; treated as TRUE (R45)",
+            evid, subject=subject))
+    if value == 0:
+        if proposed == 0:
+            out.append(Finding(
+                "R60", Severity.ERROR,
+                f"{ev['call']} got 0 in *lpdwIpAddress and returned NO_ERROR without writing an "
+                "address; the user does not connect (R29)", evid, subject=subject))
+        else:
+            out.append(Finding(
+                "R60", Severity.WARNING,
+                f"{ev['call']} overwrote RAS's proposed address with 0 and returned NO_ERROR; "
+                "the user does not connect", evid, subject=subject))
+        return out
+    addr = dword_to_ip(value)
+    if looks_byteswapped(value, proposed):
+        out.append(Finding(
+            "R62", Severity.WARNING,
+            f"{ev['call']} returned {addr}, which looks byte-swapped (as "
+            f"{dword_to_ip(byteswap32(value))} in host order); addresses are DWORDs in network "
+            "byte order (memory a,b,c,d)", evid, subject=subject))
+    bad = not_unicast(addr)
+    if bad is not None:
+        out.append(Finding(
+            "R64", bad[1], f"{ev['call']} handed out {addr}: {bad[0]}; only unicast host "
+            "addresses may be assigned", evid, subject=subject))
+    return out
+
+
+def bool_findings(ev: Mapping[str, Any], subject: str, returned: int | None,
+                  rule: str = "R58") -> list[Finding]:
+    """A BOOL return other than 0/1 (R58, R75 for NT 4.0): treated as TRUE per R45."""
+    if returned is None or returned in (0, 1):
+        return []
+    return [Finding(
+        rule, Severity.WARNING,
+        f"{ev['call']} returned {returned:#x}; a BOOL is TRUE (1) or FALSE (0) - the host treats "
+        "any nonzero value as TRUE (R45)", (ev,), subject=subject)]
+
+
+def result_findings(ev: Mapping[str, Any], subject: str, result: CallResult, *,
+                    odd_names: bool = False, probe: bool = False) -> list[Finding]:
+    """Faults (R46/R65/R71), loader issues (R50-R52 ...) and writes to inputs (R69)."""
+    out: list[Finding] = []
+    evid = (ev,)
+    f = result.fault
+    if f is not None:
+        rule = "R65" if probe else ("R71" if odd_names else "R46")
+        what = {"timeout": "did not return in time", "crash": "crashed",
+                "child-died": "killed its process", "exception": "raised an exception",
+                "missing-api": "called an API the emulator lacks",
+                "host-reentry": "called back into RAS admin APIs (R66)"}.get(f.kind, f.kind)
+        ctx = (" while releasing an unknown user/port/address (robustness probe)" if probe else
+               " with a maximum-length or empty name" if odd_names else "")
+        out.append(Finding(
+            "R66" if f.kind == "host-reentry" else rule, Severity.ERROR,
+            f"{ev['call']} {what}{ctx}: {f.message}", evid, subject=subject,
+            extra={"fault": f.kind, **({k: str(v) for k, v in f.detail.items()})}))
+    for issue in result.issues:
+        out.append(Finding(
+            issue.rule, Severity.ERROR, f"{ev['call']}: {issue.message}", evid, subject=subject,
+            extra={k: str(v) for k, v in issue.detail.items()}))
+    if result.modified_inputs:
+        out.append(Finding(
+            "R69", Severity.ERROR,
+            f"{ev['call']} wrote through [in] parameter(s) {list(result.modified_inputs)}",
+            evid, subject=subject, extra={"params": list(result.modified_inputs)}))
+    return out
+
+
+def status_findings(ev: Mapping[str, Any], subject: str, returned: int | None,
+                    rule: str) -> list[Finding]:
+    """InitializeDll(Ex) (R56) / TerminateDll (R57) must return NO_ERROR."""
+    if returned is None or returned == NO_ERROR:
+        return []
+    extra = (" (TRUE = 1, as in Microsoft's callout sample, is a defect)"
+             if rule == "R57" and returned == 1 else "")
+    tail = "; the RAS service does not start (R18)" if rule == "R56" else ""
+    return [Finding(rule, Severity.ERROR,
+                    f"{ev['call']} returned {returned} instead of NO_ERROR (0){extra}{tail}",
+                    (ev,), subject=subject)]
+
+
+def leak_findings(subject: str, instance: str, baseline: ResourceUsage, now: ResourceUsage,
+                  sessions: int) -> list[Finding]:
+    """Resources above the post-initialisation baseline once every session closed (R76)."""
+    dblocks = now.heap_blocks - baseline.heap_blocks
+    dbytes = now.heap_bytes - baseline.heap_bytes
+    dhandles = now.handles - baseline.handles
+    if dblocks <= 0 and dhandles <= 0 and dbytes <= 0:
+        return []
+    sites = {k: v for k, v in now.sites.items() if k not in baseline.sites}
+    per = f"; about {dblocks / sessions:.2f} blocks per session" if sessions and dblocks > 0 else ""
+    return [Finding(
+        "R76", Severity.ERROR,
+        f"after all {sessions} session(s) closed the {instance} instance still holds "
+        f"{max(dblocks, 0)} more heap block(s) ({max(dbytes, 0)} bytes) and "
+        f"{max(dhandles, 0)} more handle(s) than after initialisation{per}",
+        ({"instance": instance, "baseline": _usage(baseline), "now": _usage(now),
+          "sites": dict(list(sites.items())[:20])},),
+        subject=subject,
+        extra={"blocks": dblocks, "bytes": dbytes, "handles": dhandles, "sessions": sessions})]
+
+
+def _usage(u: ResourceUsage) -> dict[str, int]:
+    return {"heap_blocks": u.heap_blocks, "heap_bytes": u.heap_bytes, "handles": u.handles}

@@ -1,0 +1,288 @@
+"""Host-side monitor: replays call-trace events and reports host breaches (subject ``host``).
+
+It runs incrementally (``observe`` is O(1) per event) inside rasemu's own host after every call,
+and post hoc over any trace (:func:`check_trace`). Rules: R20 (every DLL in order; nothing after a
+refusal; GetIp before accept), R23 (2000/NT: no hang-up after refusal), R24 (link hang-ups before
+the connection hang-up), R25 (same variant), R26 (first IP DLL), R28/R29 (no accept after a failed
+GetIp), R30/R38 (release only after notify TRUE), R31 (same DLL/user/port/address), R32 (at most
+once; released on every teardown), R33 (PppInfo address = the GetIp address), R37 (NT 4.0 once
+per port), R39/R40 (structure headers). Probe events (R65 robustness probes) are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.conformance.findings import Finding, Severity
+from emulator.host.profiles import Profile
+
+_GET = ("MprAdminGetIpAddressForUser", "RasAdminGetIpAddressForUser")
+_REL = ("MprAdminReleaseIpAddress", "RasAdminReleaseIpAddress")
+_IP_PAIRS = {"mpradmin": ("MprAdminGetIpAddressForUser", "MprAdminReleaseIpAddress"),
+             "rasadmin": ("RasAdminGetIpAddressForUser", "RasAdminReleaseIpAddress")}
+_SIZES = {32: {"RAS_CONNECTION_EX": 1664, "RAS_CONNECTION_3": 788},
+          64: {"RAS_CONNECTION_EX": 1672, "RAS_CONNECTION_3": 792}}
+
+
+def _kind(call: str) -> str:
+    if call in _GET:
+        return "get"
+    if call in _REL:
+        return "release"
+    if call.startswith(("MprAdminAcceptNewConnection", "RasAdminAcceptNewConnection")):
+        return "accept"
+    if call.startswith(("MprAdminConnectionHangupNotification",
+                        "RasAdminConnectionHangupNotification")):
+        return "hangup"
+    if call == "MprAdminAcceptNewLink":
+        return "link"
+    if call == "MprAdminLinkHangupNotification":
+        return "linkdown"
+    return "other"
+
+
+def _variant(call: str) -> str:
+    for prefix in ("MprAdminAcceptNewConnection", "MprAdminConnectionHangupNotification",
+                   "RasAdminAcceptNewConnection", "RasAdminConnectionHangupNotification"):
+        if call.startswith(prefix):
+            return call[len(prefix):] or "1"
+    return ""
+
+
+@dataclass
+class _Sess:
+    get: Mapping[str, Any] | None = None
+    get_ok: bool | None = None
+    address: str | None = None
+    notify: bool = False
+    released: int = 0
+    accepts: list[str] = field(default_factory=list)
+    refused: bool = False
+    accept_variant: dict[str, str] = field(default_factory=dict)
+    hung_up: bool = False
+    ports_accepted: dict[str, set[str]] = field(default_factory=dict)
+    ports_down: dict[str, set[str]] = field(default_factory=dict)
+
+
+class HostMonitor:
+    """Watches events of one host run; ``dlls`` = (path, exports) in registry order."""
+
+    def __init__(self, dlls: Sequence[tuple[str, frozenset[str]]], profile: Profile) -> None:
+        self.profile = profile
+        self.order = [p for p, _ in dlls]
+        self.index = {p: i for i, p in enumerate(self.order)}
+        get, rel = _IP_PAIRS[profile.family]
+        self.first_ip: str | None = next(
+            (p for p, ex in dlls if get in ex and rel in ex), None)
+        self.sessions: dict[Any, _Sess] = {}
+        self.findings: list[Finding] = []
+        self._seen: set[tuple[str, str]] = set()
+
+    def _f(self, rule: str, message: str, *evs: Mapping[str, Any]) -> None:
+        key = (rule, message)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.findings.append(Finding(rule, Severity.ERROR, message,
+                                     tuple(dict(e) for e in evs if e), subject="host"))
+
+    def _sess(self, ev: Mapping[str, Any]) -> _Sess:
+        key = ev.get("session")
+        if key is None:
+            args = ev.get("args") or []
+            key = ("user", args[0] if args else None, args[1] if len(args) > 1 else None)
+        s = self.sessions.get(key)
+        if s is None:
+            s = self.sessions[key] = _Sess()
+        return s
+
+    def observe(self, ev: Mapping[str, Any]) -> None:
+        """Check one event against the host rules."""
+        if ev.get("probe"):
+            return
+        call = ev.get("call", "")
+        kind = _kind(call)
+        if kind == "other":
+            return
+        s = self._sess(ev)
+        dll = ev.get("dll", "")
+        nt4 = call.startswith("RasAdmin")
+        if kind == "get":
+            if self.first_ip is not None and dll != self.first_ip:
+                self._f("R26", f"{call} was called in {dll}, but the first DLL (registry order) "
+                        f"exporting the IP pair is {self.first_ip}", ev)
+            if s.get is not None and s.get_ok and not s.released and s.notify:
+                self._f("R32", f"{call} called twice for one session without a Release between",
+                        s.get, ev)
+            outs = ev.get("outputs") or {}
+            s.get = ev
+            s.get_ok = ev.get("returned") == 0 and ev.get("fault") is None
+            s.released = 0
+            s.accepts = []
+            s.refused = False
+            s.hung_up = False
+            if s.get_ok:
+                vals = list(outs.values())
+                s.address = vals[0] if vals else None
+                notify = vals[1] if len(vals) > 1 else 0
+                s.notify = bool(notify)
+                if s.address == "0.0.0.0":
+                    s.address = None
+            else:
+                s.address, s.notify = None, False
+            return
+        if kind == "release":
+            g = s.get
+            rule30 = "R38" if nt4 else "R30"
+            if g is None or not s.get_ok:
+                self._f(rule30, f"{call} was called without a successful GetIpAddressForUser "
+                        "for that user and port", ev)
+                return
+            if not s.notify:
+                self._f(rule30, f"{call} was called although GetIpAddressForUser left "
+                        "*bNotifyRelease FALSE", g, ev)
+            if s.released:
+                self._f("R32", f"{call} was called {s.released + 1} times for one "
+                        "GetIpAddressForUser", g, ev)
+            s.released += 1
+            gargs = g.get("args") or []
+            args = ev.get("args") or []
+            if dll != g.get("dll"):
+                self._f("R31", f"{call} went to {dll}, but the address came from {g.get('dll')}",
+                        g, ev)
+            if gargs[:2] != args[:2]:
+                self._f("R31", f"{call} got user/port {args[:2]} but GetIp had {gargs[:2]}", g, ev)
+            if len(args) > 2 and s.address is not None and args[2] != s.address:
+                self._f("R31", f"{call} got address {args[2]} but the DLL had returned "
+                        f"{s.address}", g, ev)
+            return
+        if kind == "accept":
+            if s.get is not None and not s.get_ok:
+                self._f("R28", f"{call} was called although GetIpAddressForUser failed for the "
+                        "user (the connection must be terminated)", s.get, ev)
+            elif s.get is not None and s.address in (None, "0.0.0.0"):
+                self._f("R29", f"{call} was called although the user got no address", s.get, ev)
+            elif s.get is None and self.first_ip is not None and ev.get("session") is not None:
+                self._f("R20", f"{call} was called before GetIpAddressForUser (section 2.5 "
+                        "order: the address is known at accept time)", ev)
+            if nt4:
+                port = self._port(ev)
+                seen = s.ports_accepted.setdefault(dll, set())
+                if port in seen:
+                    self._f("R37", f"{call} was called twice for port {port!r} in {dll}", ev)
+                seen.add(port)
+                if s.refused:
+                    self._f("R20", f"{call} was called after a DLL refused the connection", ev)
+                self._order(s, dll, call, ev, per_port=True)
+            else:
+                if s.refused:
+                    self._f("R20", f"{call} was called after a DLL refused the connection", ev)
+                self._order(s, dll, call, ev, per_port=False)
+            s.accept_variant[dll] = _variant(call)
+            if ev.get("returned") == 0 or ev.get("fault") is not None:
+                s.refused = True
+            addr = self._struct_field(ev, "address")
+            if addr is not None and s.address is not None and addr != s.address:
+                self._f("R33", f"{call} saw client address {addr!r} but GetIp returned "
+                        f"{s.address}", ev)
+            self._headers(ev)
+            return
+        if kind == "hangup":
+            if s.refused and not self.profile.hangup_after_refusal:
+                self._f("R23", f"{call} was sent for a refused connection on "
+                        f"{self.profile.os}, which sends no hang-up after a refusal", ev)
+            v = s.accept_variant.get(dll)
+            if v is not None and v != _variant(call):
+                self._f("R25", f"{call} does not match the accept variant "
+                        f"{'AcceptNewConnection' + ('' if v == '1' else v)} used for {dll}", ev)
+            if nt4:
+                port = self._port(ev)
+                acc = s.ports_accepted.get(dll, set())
+                down = s.ports_down.setdefault(dll, set())
+                if port not in acc or port in down:
+                    self._f("R37", f"{call} for port {port!r} in {dll} does not match exactly one "
+                            "accepted port", ev)
+                down.add(port)
+            elif s.released:
+                self._f("R32", f"{call} came after ReleaseIpAddress (section 8 order: "
+                        "hang-ups, then release)", ev)
+            s.hung_up = True
+            self._headers(ev)
+            return
+        if kind == "link":
+            if s.refused:
+                self._f("R22", f"{call} was called although the connection was refused", ev)
+            if s.hung_up:
+                self._f("R21", f"{call} was called after the connection hang-up", ev)
+            return
+        if kind == "linkdown":
+            if s.hung_up:
+                self._f("R24", f"{call} came after the connection hang-up (links are dismantled "
+                        "first)", ev)
+            if s.refused and not self.profile.hangup_after_refusal:
+                self._f("R23", f"{call} was sent for a refused connection on {self.profile.os}",
+                        ev)
+
+    def _order(self, s: _Sess, dll: str, call: str, ev: Mapping[str, Any],
+               per_port: bool) -> None:
+        idx = self.index.get(dll)
+        if idx is None:
+            return
+        if per_port:
+            port = self._port(ev)
+            done = [d for d, ps in s.ports_accepted.items() if port in ps and d != dll]
+            expected = self.order[len(done)] if len(done) < len(self.order) else None
+        else:
+            expected = self.order[len(s.accepts)] if len(s.accepts) < len(self.order) else None
+            s.accepts.append(dll)
+        if expected is not None and expected != dll:
+            self._f("R20", f"{call} reached {dll} out of registry order (expected {expected})",
+                    ev)
+
+    @staticmethod
+    def _port(ev: Mapping[str, Any]) -> Any:
+        args = ev.get("args") or []
+        return args[0].get("port") if args and isinstance(args[0], dict) else None
+
+    @staticmethod
+    def _struct_field(ev: Mapping[str, Any], key: str) -> Any:
+        for a in ev.get("args") or []:
+            if isinstance(a, dict) and key in a:
+                return a[key]
+        return None
+
+    def _headers(self, ev: Mapping[str, Any]) -> None:
+        sizes = _SIZES.get(self.profile.bitness, {})
+        for a in ev.get("args") or []:
+            if not isinstance(a, dict):
+                continue
+            st = a.get("struct")
+            if st == "RAS_CONNECTION_EX" and "header" in a:
+                want = [1, 1, sizes.get(st)]
+                if list(a["header"]) != want:
+                    self._f("R39", f"RAS_CONNECTION_EX.Header is {a['header']}, expected "
+                            f"revision 1, type 1, size {want[2]}", ev)
+            elif st == "RAS_CONNECTION_3" and "dwSize" in a and a["dwSize"] != sizes.get(st):
+                self._f("R40", f"RAS_CONNECTION_3.dwSize is {a['dwSize']}, expected "
+                        f"{sizes.get(st)}", ev)
+
+    def finish(self) -> list[Finding]:
+        """End of run: every notify-TRUE address must have been released (R32)."""
+        for s in self.sessions.values():
+            if (s.get is not None and s.get_ok and s.notify and not s.released
+                    and s.address not in (None, "0.0.0.0")):
+                self._f("R32", f"{s.get.get('call')} asked for a Release (bNotifyRelease TRUE) "
+                        "that never came", s.get)
+        return self.findings
+
+
+def check_trace(events: Iterable[Mapping[str, Any]],
+                dlls: Sequence[tuple[str, frozenset[str]]], profile: Profile,
+                *, complete: bool = True) -> list[Finding]:
+    """Run the host monitor over a recorded trace; ``complete`` = the run ended (R32 at end)."""
+    m = HostMonitor(dlls, profile)
+    for ev in events:
+        m.observe(ev)
+    return m.finish() if complete else m.findings

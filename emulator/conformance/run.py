@@ -1,0 +1,303 @@
+"""The conformance run: register a DLL in a fresh in-memory registry, run scenarios, build a Report.
+
+The host finds the DLL the way RAS does, through ``HKLM\\SOFTWARE\\Microsoft\\RAS\\AdminDll``
+(``DisplayName`` and a ``DLLPath`` such as ``C:\\Windows\\System32\\vendor.dll`` that
+``path_map`` ties to the real file), so discovery (R11-R14) is part of every check. Each
+applicable scenario runs on a fresh host (start ... stop). A DLL that cannot be loaded is a
+finding (R15, R17, R48 ...), not an exception; a path that is missing or not a DLL at all is
+wrong input (InputError).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from emulator.conformance.findings import Finding
+from emulator.errors import InputError
+from emulator.host.discovery import ADMIN_DLL_KEY
+from emulator.host.profiles import Profile, get_profile
+from emulator.host.scenarios import (
+    HostLike,
+    Scenario,
+    ScenarioResult,
+    load_scenario,
+    run_scenario,
+    standard_scenarios,
+)
+from emulator.registry.model import REG_SZ, Registry
+from emulator.report import Report, ScenarioSummary, dedupe
+
+__all__ = ["LOADERS", "HostFactory", "check_dll", "check_dlls", "registry_for", "sniff_dll"]
+
+Strictness = Literal["strict", "practice"]
+#: loader names accepted by ``--loader``
+LOADERS = ("auto", "python", "native", "pe")
+#: builds a host; called with the keyword arguments of ``RasHost.__init__``
+HostFactory = Callable[..., HostLike]
+
+_MAGIC = {
+    b"MZ": "PE image",
+    b"\x7fELF": "ELF shared object",
+    b"\xcf\xfa\xed\xfe": "Mach-O",
+    b"\xce\xfa\xed\xfe": "Mach-O",
+    b"\xca\xfe\xba\xbe": "Mach-O universal",
+}
+
+
+def sniff_dll(path: str | Path) -> str:
+    """What kind of loadable file ``path`` is; InputError when it is missing or not a DLL at all.
+
+    Accepted: PE images (``MZ``), host shared libraries (ELF, Mach-O) and Python stand-ins (``.py``).
+    """
+    p = Path(path)
+    where = str(path)
+    if not p.exists():
+        raise InputError("no such file", where=where)
+    if not p.is_file():
+        raise InputError("not a file (expected a DLL)", where=where)
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", where=where) from None
+    if p.suffix.lower() == ".py":
+        return "Python stand-in"
+    for magic, kind in _MAGIC.items():
+        if head.startswith(magic):
+            return kind
+    raise InputError(
+        "not a DLL: expected a PE image (starting with 'MZ'), a shared library or a Python "
+        f"stand-in (.py); the file starts with {head!r}",
+        where=where,
+    )
+
+
+def _windows_paths(files: Sequence[Path]) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for k, f in enumerate(files):
+        win = f"C:\\Windows\\System32\\{f.name}"
+        if win.lower() in seen:
+            win = f"C:\\Program Files\\rasemu-check\\{k}\\{f.name}"
+        seen.add(win.lower())
+        out.append(win)
+    return out
+
+
+def registry_for(files: Sequence[Path], profile: Profile) -> tuple[Registry, dict[str, str]]:
+    """A fresh registry registering ``files`` as a ``;`` list, and the Windows-to-real path map."""
+    registry = Registry(default_view=64 if profile.bitness == 64 else 32)
+    wins = _windows_paths(files)
+    display = "rasemu check: " + ", ".join(f.stem for f in files)
+    registry.set_value(ADMIN_DLL_KEY, "DisplayName", REG_SZ, (display + "\0").encode("utf-16-le"))
+    registry.set_value(ADMIN_DLL_KEY, "DLLPath", REG_SZ, (";".join(wins) + "\0").encode("utf-16-le"))
+    return registry, {w: str(f) for w, f in zip(wins, files, strict=True)}
+
+
+def _default_factory(**kwargs: Any) -> HostLike:
+    from emulator.host.engine import RasHost
+
+    host: HostLike = RasHost(**kwargs)
+    return host
+
+
+def _resolve_scenarios(scenarios: Iterable[Scenario | str | Path] | None) -> list[Scenario]:
+    if scenarios is None:
+        return standard_scenarios()
+    return [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
+
+
+def _meets(loaded: Any) -> dict[str, bool] | None:
+    for holder in (loaded, getattr(loaded, "plan", None)):
+        meets = getattr(holder, "meets", None)
+        if isinstance(meets, dict) and meets:
+            return {str(k): bool(v) for k, v in meets.items()}
+    return None
+
+
+def _level_met(host: HostLike, dll_count: int) -> str | None:
+    """The strictest level (AMBIG-1) every loaded DLL meets; None if any DLL meets neither."""
+    loaded = list(getattr(host, "dlls", []) or [])
+    if len(loaded) < dll_count:
+        return None
+    levels = [_meets(d) for d in loaded]
+    if any(m is None for m in levels):
+        return None
+    if all(m is not None and m.get("strict") for m in levels):
+        return "strict"
+    if all(m is not None and m.get("practice") for m in levels):
+        return "practice"
+    return None
+
+
+def _dll_info(host: HostLike) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for d in list(getattr(host, "dlls", []) or []):
+        info: dict[str, Any] = {"path": str(getattr(d, "real_path", None) or getattr(d, "path", ""))}
+        for key, attr in (("registered", "path"), ("loader", "loader"), ("machine", "machine")):
+            value = getattr(d, attr, None)
+            if value not in (None, "") and key not in info:
+                info[key] = value if isinstance(value, str | int | bool) else str(value)
+        plan = getattr(d, "plan", None)
+        selection = getattr(plan, "selection", None)
+        if callable(selection):
+            info["selection"] = selection()
+        meets = _meets(d)
+        if meets is not None:
+            info["meets"] = meets
+        out.append(info)
+    return out
+
+
+def check_dlls(
+    paths: Sequence[str | Path],
+    *,
+    profile: str | Profile = "win7-x64",
+    loader: str = "auto",
+    isolate: bool | None = None,
+    strictness: Strictness = "practice",
+    scenarios: Iterable[Scenario | str | Path] | None = None,
+    together: bool | None = None,
+    call_timeout: float = 5.0,
+    keep_traces: bool = True,
+    host_factory: HostFactory | None = None,
+) -> list[Report]:
+    """Check several DLLs: registered together as a ``;`` list (one report), or one by one.
+
+    ``together`` defaults to True when the profile allows several DLLs (2003+, R11) and more
+    than one path is given; a profile without ``multi_dll`` rejects ``together=True`` (R14).
+    ``scenarios`` are Scenario objects, standard names or ``.toml`` paths (default: the standard
+    library). ``host_factory`` replaces ``RasHost`` (tests, embedding).
+    """
+    prof = get_profile(profile)
+    if loader not in LOADERS:
+        raise InputError(f"unknown loader {loader!r}; expected one of: {', '.join(LOADERS)}", where="loader")
+    if strictness not in ("strict", "practice"):
+        raise InputError(f"unknown strictness {strictness!r}; expected strict or practice", where="strictness")
+    if not paths:
+        raise InputError("no DLL given")
+    files = []
+    for p in paths:
+        sniff_dll(p)
+        files.append(Path(p))
+    chosen = _resolve_scenarios(scenarios)
+    if together is None:
+        together = prof.multi_dll and len(files) > 1
+    if together and len(files) > 1 and not prof.multi_dll:
+        raise InputError(
+            f"profile {prof.name} accepts one admin DLL only (R14); use a 2003+ profile to "
+            "register several together, or check them one by one",
+            where="profile",
+        )
+    groups = [files] if together else [[f] for f in files]
+    factory = host_factory or _default_factory
+    return [
+        _run_group(g, prof, loader, isolate, strictness, chosen, call_timeout, keep_traces, factory)
+        for g in groups
+    ]
+
+
+def check_dll(
+    path: str | Path,
+    *,
+    profile: str | Profile = "win7-x64",
+    loader: str = "auto",
+    isolate: bool | None = None,
+    strictness: Strictness = "practice",
+    scenarios: Iterable[Scenario | str | Path] | None = None,
+    call_timeout: float = 5.0,
+    keep_traces: bool = True,
+    host_factory: HostFactory | None = None,
+) -> Report:
+    """Check one DLL under ``profile``: every applicable scenario on a fresh host; see :func:`check_dlls`."""
+    return check_dlls(
+        [path], profile=profile, loader=loader, isolate=isolate, strictness=strictness,
+        scenarios=scenarios, call_timeout=call_timeout, keep_traces=keep_traces,
+        host_factory=host_factory,
+    )[0]
+
+
+def _run_group(
+    files: list[Path],
+    prof: Profile,
+    loader: str,
+    isolate: bool | None,
+    strictness: Strictness,
+    scenarios: list[Scenario],
+    call_timeout: float,
+    keep_traces: bool,
+    factory: HostFactory,
+) -> Report:
+    t0 = time.perf_counter()
+    findings: list[Finding] = []
+    summaries: list[ScenarioSummary] = []
+    traces: dict[str, list[dict[str, Any]]] = {}
+    totals = {"sessions": 0, "calls": 0, "dll_seconds": 0.0, "peak_connected": 0}
+    level: str | None = None
+    info: list[dict[str, Any]] = []
+    started: bool | None = None
+    for scn in scenarios:
+        if not scn.applies_to(prof, len(files)):
+            why = (f"needs {scn.min_dlls} DLLs" if len(files) < scn.min_dlls
+                   else f"not for {prof.name} (only {', '.join(scn.profiles)})")
+            summaries.append(ScenarioSummary(scn.name, True, 0, skipped=why))
+            continue
+        if started is False:
+            summaries.append(ScenarioSummary(scn.name, False, 0, skipped="the service did not start"))
+            continue
+        registry, path_map = registry_for(files, prof)
+        host = factory(registry=registry, profile=prof, loader=loader, isolate=isolate,
+                       strictness=strictness, call_timeout=call_timeout, path_map=path_map,
+                       trace=keep_traces)
+        result: ScenarioResult = run_scenario(host, scn)
+        if started is None or not info:
+            info = _dll_info(host) or info
+            level = _level_met(host, len(files)) if result.started else level
+        started = result.started if started is None else started and result.started
+        findings.extend(result.findings)
+        st = result.stats
+        sessions, calls = int(st.get("sessions", 0)), int(st.get("calls", 0))
+        totals["sessions"] += sessions
+        totals["calls"] += calls
+        totals["dll_seconds"] += float(st.get("seconds", 0.0))
+        totals["peak_connected"] = max(totals["peak_connected"], int(st.get("peak_connected", 0)))
+        summaries.append(ScenarioSummary(scn.name, result.ok, len(result.findings), result.seconds,
+                                         None, sessions, calls))
+        if keep_traces:
+            traces[scn.name] = result.trace
+    if started is None:
+        # no scenario applied: still start and stop the service so load problems are found
+        registry, path_map = registry_for(files, prof)
+        host = factory(registry=registry, profile=prof, loader=loader, isolate=isolate,
+                       strictness=strictness, call_timeout=call_timeout, path_map=path_map,
+                       trace=keep_traces)
+        result = run_scenario(host, Scenario("start-stop", "start and stop the service", ()))
+        started = result.started
+        findings.extend(result.findings)
+        info = _dll_info(host)
+        level = _level_met(host, len(files)) if started else None
+    stats: dict[str, Any] = {
+        "sessions": totals["sessions"],
+        "calls": totals["calls"],
+        "seconds": time.perf_counter() - t0,
+        "dll_seconds": round(totals["dll_seconds"], 6),
+        "peak_connected": totals["peak_connected"],
+        "scenarios_run": sum(1 for s in summaries if s.skipped is None),
+    }
+    loaders = sorted({str(d["loader"]) for d in info if "loader" in d})
+    return Report(
+        dlls=[str(f) for f in files],
+        profile=prof.name,
+        loader=",".join(loaders) if loaders else loader,
+        strictness=strictness,
+        level_met=level,
+        findings=dedupe(findings),
+        stats=stats,
+        scenarios=summaries,
+        started=bool(started),
+        dll_info=info,
+        traces=traces,
+    )

@@ -1,0 +1,287 @@
+"""The structures the host passes to accept/hang-up/link callbacks, filled with plausible data.
+
+Everything the DLL sees for one dial-in session comes from :class:`SessionInfo`; the builders
+create fresh abi structure objects per call so a DLL that scribbles on one (R69) cannot corrupt
+the next call. Data is deterministic (handles and GUIDs derive from the session id) so traces
+are reproducible.
+
+Address byte order (AMBIG-5, section 8): a ``DWORD`` address holds the bytes a,b,c,d of
+"a.b.c.d" in memory, i.e. ``int.from_bytes(ip.packed, "little")``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+import uuid
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+
+from emulator.abi import structs as S
+
+RAS_FLAGS_PPP_CONNECTION = 0x1
+RAS_FLAGS_MESSENGER_PRESENT = 0x2
+RAS_FLAGS_QUARANTINE_PRESENT = 0x8
+ROUTER_IF_TYPE_CLIENT = 0
+RAS_HARDWARE_OPERATIONAL = 0
+RAS_PORT_AUTHENTICATED = 5  # mprapi RAS_PORT_CONDITION
+NT4_RAS_PORT_AUTHENTICATED = 6  # rassapi #define (1-based)
+NT4_RAS_MODEM_OPERATIONAL = 1
+NT4_USER_AUTHENTICATED = 0x1
+NT4_PPP_CLIENT = 0x4
+NT4_PORT_MULTILINKED = 0x20
+PPP_LCP_CHAP = 0xC223
+PPP_LCP_CHAP_MSV2 = 0x81
+HANDLE_BASE = 0x10000
+
+
+def dword_to_ip(value: int) -> IPv4Address:
+    """The address a DLL wrote as a DWORD in network byte order (memory a,b,c,d)."""
+    return IPv4Address((value & 0xFFFFFFFF).to_bytes(4, "little"))
+
+
+def ip_to_dword(addr: IPv4Address | int | str | None) -> int:
+    """The DWORD whose memory bytes are the address in network order; 0 for None/0."""
+    if addr is None or addr == 0:
+        return 0
+    a = addr if isinstance(addr, IPv4Address) else IPv4Address(addr)
+    return int.from_bytes(a.packed, "little")
+
+
+def byteswap32(value: int) -> int:
+    """``value`` with its four bytes reversed."""
+    return int.from_bytes((value & 0xFFFFFFFF).to_bytes(4, "little"), "big")
+
+
+def fit(text: str, chars: int) -> str:
+    """``text`` cut to ``chars`` UTF-16 code units (room for the NUL is the caller's concern)."""
+    return text if len(text) <= chars else text[:chars]
+
+
+@dataclass
+class SessionInfo:
+    """What the host knows about one dial-in session; the source of every structure built."""
+
+    id: int
+    user: str
+    port: str
+    domain: str = "RASEMU"
+    computer: str = ""
+    address: IPv4Address | None = None
+    server_address: IPv4Address | None = None
+    links: list[str] = field(default_factory=list)
+    quarantine_state: int = 0
+    started: float = field(default_factory=time.monotonic)
+    started_epoch: int = field(default_factory=lambda: int(time.time()))
+
+    def __post_init__(self) -> None:
+        if not self.computer:
+            self.computer = fit(f"PC-{self.id:06d}", 15)
+
+    @property
+    def h_connection(self) -> int:
+        """The connection handle (``hConnection``)."""
+        return HANDLE_BASE + self.id * 0x100
+
+    @property
+    def h_interface(self) -> int:
+        """The interface handle (``hInterface``)."""
+        return HANDLE_BASE + self.id * 0x100 + 0x80
+
+    def h_port(self, port: str) -> int:
+        """The handle of link ``port`` (stable per position in ``links``)."""
+        try:
+            i = self.links.index(port)
+        except ValueError:
+            i = len(self.links)
+        return HANDLE_BASE + self.id * 0x100 + 1 + i
+
+    @property
+    def duration(self) -> int:
+        """Seconds since the session started."""
+        return int(time.monotonic() - self.started)
+
+    @property
+    def guid(self) -> S.GUID:
+        """A GUID derived from the session id."""
+        return S.GUID.from_uuid(uuid.UUID(int=(0x7A5E_0000 << 96) | self.id))
+
+    @property
+    def remote(self) -> str:
+        """The client address as dotted text ("" before one is known)."""
+        return "" if self.address is None else str(self.address)
+
+    @property
+    def server(self) -> str:
+        """The server-side IPCP address as dotted text."""
+        if self.server_address is not None:
+            return str(self.server_address)
+        if self.address is None:
+            return ""
+        net = ipaddress.IPv4Network(f"{self.address}/24", strict=False)
+        first = net.network_address + 1
+        return str(first if first != self.address else net.network_address + 2)
+
+    def flags(self) -> int:
+        """``dwConnectionFlags``."""
+        f = RAS_FLAGS_PPP_CONNECTION
+        if self.quarantine_state:
+            f |= RAS_FLAGS_QUARANTINE_PRESENT
+        return f
+
+
+def conn0(s: SessionInfo) -> S.RAS_CONNECTION_0:
+    """``RAS_CONNECTION_0`` for the session."""
+    return S.RAS_CONNECTION_0(
+        hConnection=s.h_connection, hInterface=s.h_interface, dwConnectDuration=s.duration,
+        dwInterfaceType=ROUTER_IF_TYPE_CLIENT, dwConnectionFlags=s.flags(),
+        wszInterfaceName=fit(s.user, S.MAX_INTERFACE_NAME_LEN), wszUserName=s.user,
+        wszLogonDomain=s.domain, wszRemoteComputer=s.computer)
+
+
+def conn1(s: SessionInfo, stats: int = 0) -> S.RAS_CONNECTION_1:
+    """``RAS_CONNECTION_1``: ``PppInfo.ip.wszRemoteAddress`` is the DLL's address (R33)."""
+    c = S.RAS_CONNECTION_1(hConnection=s.h_connection, hInterface=s.h_interface)
+    c.PppInfo.ip.wszAddress = s.server
+    c.PppInfo.ip.wszRemoteAddress = s.remote
+    c.PppInfo.nbf.dwError = c.PppInfo.ipx.dwError = c.PppInfo.at.dwError = 733  # not negotiated
+    if stats:
+        c.dwBytesXmited, c.dwBytesRcved = stats * 1500, stats * 1200
+        c.dwFramesXmited, c.dwFramesRcved = stats, stats
+        c.dwCompressionRatioIn = c.dwCompressionRatioOut = 100
+    return c
+
+
+def _lcp(lcp: S.PPP_LCP_INFO) -> None:
+    lcp.dwAuthenticationProtocol = PPP_LCP_CHAP
+    lcp.dwAuthenticationData = PPP_LCP_CHAP_MSV2
+
+
+def conn2(s: SessionInfo) -> S.RAS_CONNECTION_2:
+    """``RAS_CONNECTION_2``."""
+    c = S.RAS_CONNECTION_2(hConnection=s.h_connection, wszUserName=s.user,
+                           dwInterfaceType=ROUTER_IF_TYPE_CLIENT, guid=s.guid)
+    c.PppInfo2.ip.wszAddress = s.server
+    c.PppInfo2.ip.wszRemoteAddress = s.remote
+    c.PppInfo2.nbf.dwError = c.PppInfo2.ipx.dwError = c.PppInfo2.at.dwError = 733
+    _lcp(c.PppInfo2.lcp)
+    return c
+
+
+def conn3(s: SessionInfo, bitness: int) -> S.RAS_CONNECTION_3:
+    """``RAS_CONNECTION_3`` with ``dwSize`` = its size (R40); ``dwVersion`` 0 (undocumented)."""
+    c = S.RAS_CONNECTION_3(dwVersion=0, dwSize=S.sizeof("RAS_CONNECTION_3", bitness),
+                           hConnection=s.h_connection, wszUserName=s.user,
+                           dwInterfaceType=ROUTER_IF_TYPE_CLIENT, guid=s.guid,
+                           rasQuarState=s.quarantine_state)
+    c.PppInfo3.ip.wszAddress = s.server
+    c.PppInfo3.ip.wszRemoteAddress = s.remote
+    c.PppInfo3.nbf.dwError = 733
+    c.PppInfo3.ipv6.dwSize = S.sizeof("PPP_IPV6_CP_INFO", bitness)
+    c.PppInfo3.ipv6.dwError = 733
+    _lcp(c.PppInfo3.lcp)
+    return c
+
+
+def conn_ex(s: SessionInfo, bitness: int, stats: int = 0) -> S.RAS_CONNECTION_EX:
+    """``RAS_CONNECTION_EX`` with its header: revision 1, type 1, size = sizeof (R39)."""
+    c = S.RAS_CONNECTION_EX(
+        Header=S.MPRAPI_OBJECT_HEADER(S.MPRAPI_RAS_CONNECTION_OBJECT_REVISION_1,
+                                      S.MPRAPI_OBJECT_TYPE_RAS_CONNECTION_OBJECT,
+                                      S.sizeof("RAS_CONNECTION_EX", bitness)),
+        dwConnectDuration=s.duration, dwInterfaceType=ROUTER_IF_TYPE_CLIENT,
+        dwConnectionFlags=s.flags(), wszInterfaceName=fit(s.user, S.MAX_INTERFACE_NAME_LEN),
+        wszUserName=s.user, wszLogonDomain=s.domain, wszRemoteComputer=s.computer,
+        guid=s.guid, rasQuarState=s.quarantine_state,
+        wszRemoteEndpointAddress=f"198.51.100.{s.id % 250 + 1}",
+        wszLocalEndpointAddress="203.0.113.1",
+        hConnection=s.h_connection, hInterface=s.h_interface)
+    if stats:
+        c.dwBytesXmited, c.dwBytesRcved = stats * 1500, stats * 1200
+        c.dwFramesXmited, c.dwFramesRcved = stats, stats
+    pi = c.ProjectionInfo
+    pi.projectionInfoType = S.MPRAPI_PPP_PROJECTION_INFO_TYPE
+    pi.PppProjectionInfo.wszAddress = s.server
+    pi.PppProjectionInfo.wszRemoteAddress = s.remote
+    pi.PppProjectionInfo.dwIPv6NegotiationError = 733
+    pi.PppProjectionInfo.dwAuthenticationProtocol = PPP_LCP_CHAP
+    pi.PppProjectionInfo.dwAuthenticationData = PPP_LCP_CHAP_MSV2
+    return c
+
+
+def port0(s: SessionInfo, port: str) -> S.RAS_PORT_0:
+    """``RAS_PORT_0`` for link ``port``."""
+    return S.RAS_PORT_0(
+        hPort=s.h_port(port), hConnection=s.h_connection,
+        dwPortCondition=RAS_PORT_AUTHENTICATED, dwTotalNumberOfCalls=1,
+        dwConnectDuration=s.duration, wszPortName=fit(port, S.MAX_PORT_NAME),
+        wszMediaName="rastapi", wszDeviceName="WAN Miniport (SSTP)", wszDeviceType="vpn")
+
+
+def port1(s: SessionInfo, port: str, stats: int = 0) -> S.RAS_PORT_1:
+    """``RAS_PORT_1`` for link ``port``."""
+    p = S.RAS_PORT_1(hPort=s.h_port(port), hConnection=s.h_connection,
+                     dwHardwareCondition=RAS_HARDWARE_OPERATIONAL, dwLineSpeed=100_000_000)
+    if stats:
+        p.dwBytesXmited, p.dwBytesRcved = stats * 1500, stats * 1200
+        p.dwFramesXmited, p.dwFramesRcved = stats, stats
+    return p
+
+
+def nt4_port1(s: SessionInfo, port: str, params: int) -> S.NT4_RAS_PORT_1:
+    """NT 4.0 ``RAS_PORT_1`` for ``port``; ``params`` = entries of the parameter array."""
+    flags = NT4_USER_AUTHENTICATED | NT4_PPP_CLIENT
+    if len(s.links) > 1:
+        flags |= NT4_PORT_MULTILINKED
+    p0 = S.NT4_RAS_PORT_0(
+        wszPortName=fit(port, S.RASSAPI_MAX_PORT_NAME - 1), wszDeviceType="modem",
+        wszDeviceName="Standard 28800 bps Modem", wszMediaName="rasser", Flags=flags,
+        wszUserName=s.user, wszComputer=fit(s.computer, S.NETBIOS_NAME_LEN - 1),
+        dwStartSessionTime=s.started_epoch, wszLogonDomain=s.domain, fAdvancedServer=1)
+    p = S.NT4_RAS_PORT_1(rasport0=p0, LineCondition=NT4_RAS_PORT_AUTHENTICATED,
+                         HardwareCondition=NT4_RAS_MODEM_OPERATIONAL, LineSpeed=28800,
+                         NumStatistics=28, NumMediaParms=params,
+                         SizeMediaParms=0)
+    p.ProjResult.ip.wszAddress = s.remote
+    p.ProjResult.nbf.dwError = p.ProjResult.ipx.dwError = p.ProjResult.at.dwError = 733
+    return p
+
+
+def nt4_stats(s: SessionInfo, stats: int = 0) -> S.RAS_PORT_STATISTICS:
+    """NT 4.0 ``RAS_PORT_STATISTICS`` (counting starts at connect)."""
+    st = S.RAS_PORT_STATISTICS()
+    if stats:
+        st.dwBytesXmited = st.dwPortBytesXmited = stats * 1500
+        st.dwBytesRcved = st.dwPortBytesRcved = stats * 1200
+    return st
+
+
+def nt4_params() -> list[S.RAS_PARAMETERS]:
+    """NT 4.0 media parameters (``MAXCONNECTBPS``, ``CONNECTBPS``)."""
+    return [
+        S.RAS_PARAMETERS(P_Key="MAXCONNECTBPS", P_Type=S.ParamNumber,
+                         P_Value=S.RAS_PARAMS_VALUE(Number=115200)),
+        S.RAS_PARAMETERS(P_Key="CONNECTBPS", P_Type=S.ParamNumber,
+                         P_Value=S.RAS_PARAMS_VALUE(Number=28800)),
+    ]
+
+
+def build_args(sig: str, s: SessionInfo, bitness: int, *, port: str | None = None,
+               stats: int = 0) -> tuple[object, ...]:
+    """The argument tuple for structure-taking callback ``sig`` (accept/hang-up/link/reauth)."""
+    if sig.startswith("RasAdmin"):
+        params = nt4_params()
+        p = nt4_port1(s, port or s.port, len(params))
+        p.SizeMediaParms = S.sizeof("RAS_PARAMETERS", bitness) * len(params)
+        return (p, nt4_stats(s, stats), params)
+    if sig.endswith("Ex"):
+        return (conn_ex(s, bitness, stats),)
+    if "Link" in sig:
+        lp = port or s.port
+        return (port0(s, lp), port1(s, lp, stats))
+    n = sig[-1]
+    if n == "3" or sig == "MprAdminAcceptReauthentication":
+        return (conn0(s), conn1(s, stats), conn2(s), conn3(s, bitness))
+    if n == "2":
+        return (conn0(s), conn1(s, stats), conn2(s))
+    return (conn0(s), conn1(s, stats))

@@ -1,0 +1,777 @@
+"""The simulated RAS host: discovery, loading, the dial-in lifecycle, locks, findings.
+
+Lifecycle (spec 1.3/2.5 with section 8's decisions):
+
+* ``start``: read the registry (R11-R14), load each DLL (R15, R17), resolve exports (R16, R48,
+  R49, R53-R55, R74), pick variants (R47), call InitializeDll(Ex) in registry order (R18, R56,
+  R41, R72, R73). Each DLL is loaded twice when it serves the IP group: one instance for
+  Get/ReleaseIp ("ip") and one for the connection callbacks ("conn") (R36). Both instances get
+  InitializeDll(Ex) and TerminateDll, since each stands for one Windows process.
+* ``connect``: GetIp in the first DLL with a complete IPv4 pair (R26) with RAS's proposed address
+  (R27) and the sentinel in ``*bNotifyRelease`` (R78); non-NO_ERROR refuses (R28), 0 in and 0 out
+  fails (R29). Then accept in every DLL in order, stopping at the first refusal (AMBIG-3; R20),
+  then AcceptNewLink in every DLL (R21, R22). On a refusal 2003+ profiles send the hang-up to the
+  DLLs already asked; 2000/NT 4.0 send none (R23). A handed-out address is released on every
+  teardown if notify was TRUE (R30, R32).
+* ``disconnect``: link hang-ups, connection hang-up (every DLL, registry order), then Release
+  (section 8 order; R24, R31). NT 4.0: accept/hang-up once per port (R37).
+* ``reauthenticate``: AcceptReauthentication(Ex) in every DLL; a refusal disconnects the session.
+
+Locks (R34, R35): each DLL instance has one lock, so a callback never runs twice at once and each
+group (the IP pair; the connection, link and reauth callbacks) is serialised; the two groups run
+concurrently on separate instances (R70). The host monitor (:mod:`emulator.conformance.checks`)
+watches every call.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from typing import Any, Literal
+
+from emulator.abi.callbacks import SIGNATURES, TABLE_ONLY, Signature
+from emulator.conformance.checks import dll as dchk
+from emulator.conformance.checks.host_monitor import HostMonitor
+from emulator.conformance.findings import Finding, Severity
+from emulator.errors import InputError, LoadError, RasemuError
+from emulator.host import connection as conn
+from emulator.host.discovery import Discovery, discover
+from emulator.host.exports import ExportPlan, Strictness, Target, apply_table, plan_exports
+from emulator.host.profiles import DEFAULT_PROFILE, Profile, get_profile
+from emulator.host.trace import Event, summarise_arg, summarise_output
+from emulator.loaders.base import AdminDll, Call, CallResult, ResourceUsage
+from emulator.registry.model import Registry
+
+SENTINEL = dchk.SENTINEL
+NO_ERROR = 0
+UNLEN = 256
+MAX_PORT_NAME = 16
+
+Opener = Callable[..., AdminDll]
+SessionState = Literal["connected", "refused", "failed", "disconnected"]
+
+
+@dataclass
+class LoadedAdminDll:
+    """One registered DLL as the host loaded it."""
+
+    path: str
+    real_path: str
+    index: int
+    loader: str = ""
+    machine: str = ""
+    exports: frozenset[str] = frozenset()
+    plan: ExportPlan | None = None
+    conn: AdminDll | None = None
+    ip: AdminDll | None = None
+    conn_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    ip_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    baseline: dict[str, ResourceUsage] = field(default_factory=dict, repr=False)
+    #: faults per instance; a fault means the loader reloaded it and its state is gone
+    generation: dict[str, int] = field(default_factory=lambda: {"ip": 0, "conn": 0},
+                                       repr=False)
+
+    @property
+    def variants(self) -> dict[str, Any]:
+        """The chosen callbacks (R47)."""
+        return {} if self.plan is None else self.plan.selection()
+
+
+@dataclass(eq=False)
+class Session:
+    """One dial-in user as the host sees it."""
+
+    user: str
+    port: str
+    state: SessionState
+    address: IPv4Address | None
+    links: list[str]
+    notify_release: bool | None
+    id: int
+    info: conn.SessionInfo = field(repr=False, default=None)  # type: ignore[assignment]
+    refused_by: str | None = None
+    _dword: int = field(default=0, repr=False)
+    _ip_done: bool = field(default=False, repr=False)
+    _accepted: int = field(default=0, repr=False)
+    _pool: bool = field(default=False, repr=False)
+    _gen: int = field(default=0, repr=False)
+    _cgen: dict[int, int] = field(default_factory=dict, repr=False)
+
+
+class RasHost:
+    """A RAS/RRAS service driving admin DLLs under one OS profile. Thread-safe."""
+
+    def __init__(self, registry: Registry, profile: Profile | str = DEFAULT_PROFILE, *,
+                 loader: str = "auto", isolate: bool | None = None,
+                 strictness: Strictness = "practice", call_timeout: float = 5.0,
+                 path_map: Mapping[str, str] | None = None, trace: bool = True,
+                 opener: Opener | None = None, load_options: Mapping[str, Any] | None = None
+                 ) -> None:
+        if strictness not in ("strict", "practice"):
+            raise InputError(f"unknown strictness {strictness!r}; expected 'strict' or "
+                             "'practice'", where="strictness")
+        self.registry = registry
+        self.profile = get_profile(profile)
+        self.loader = loader
+        self.isolate = isolate
+        self.strictness: Strictness = strictness
+        self.call_timeout = call_timeout
+        self.path_map = {k.lower(): v for k, v in (path_map or {}).items()}
+        self.keep_trace = trace
+        self._opener = opener
+        self._load_options = dict(load_options or {})
+        self.dlls: list[LoadedAdminDll] = []
+        self.discovery: Discovery | None = None
+        self.started = False
+        self._ip_dll: LoadedAdminDll | None = None
+        self._bits = self.profile.bitness
+        self._trace: list[Event] = []
+        self._mlock = threading.Lock()  # trace, monitor, findings, counters
+        self._slock = threading.Lock()  # sessions and address owners
+        self._seq = 0
+        self._calls = 0
+        self._call_seconds = 0.0
+        self._t0 = time.perf_counter()
+        self._ids = itertools.count(1)
+        self._sessions_total = 0
+        self._live: dict[int, Session] = {}
+        self._peak = 0
+        self._owners: dict[int, int] = {}  # address dword -> session id (R63)
+        self._pool_next = 0
+        self._pool_free: list[int] = []
+        self._findings: dict[tuple[str, str, str], Finding] = {}
+        self._counts: dict[tuple[str, str, str], int] = {}
+        self._monitor = HostMonitor([], self.profile)
+        self._stopped = False
+        self._sig_cache: dict[str, Signature] = {}
+
+    # ------------------------------------------------------------------ findings, trace
+
+    def _add(self, findings: list[Finding]) -> None:
+        for f in findings:
+            key = (f.rule, f.subject, f.message)
+            c = self._counts.get(key)
+            if c is None:
+                self._findings[key] = f
+                self._counts[key] = 1
+            else:
+                self._counts[key] = c + 1
+
+    def _add_locked(self, findings: list[Finding]) -> None:
+        if findings:
+            with self._mlock:
+                self._add(findings)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Everything found so far, one per (rule, subject, message); ``extra['occurrences']``."""
+        with self._mlock:
+            mon = list(self._monitor.findings)
+            self._monitor.findings.clear()
+            self._add(mon)
+            out = []
+            for key, f in self._findings.items():
+                n = self._counts[key]
+                if n > 1:
+                    f = Finding(f.rule, f.severity, f.message, f.evidence, f.subject,
+                                {**f.extra, "occurrences": n})
+                out.append(f)
+            return out
+
+    @property
+    def trace(self) -> list[dict[str, Any]]:
+        """The call events so far (empty when the host was made with ``trace=False``)."""
+        with self._mlock:
+            return list(self._trace)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Counters: sessions, calls, seconds in callbacks, connected now, peak connected."""
+        with self._mlock, self._slock:
+            return {"sessions": self._sessions_total, "calls": self._calls,
+                    "seconds": round(self._call_seconds, 6),
+                    "wall": round(time.perf_counter() - self._t0, 6),
+                    "connected_now": len(self._live), "peak_connected": self._peak}
+
+    def _sig(self, name: str) -> Signature:
+        s = self._sig_cache.get(name)
+        if s is None:
+            s = SIGNATURES.get(name) or TABLE_ONLY[name]
+            self._sig_cache[name] = s
+        return s
+
+    def _call(self, d: LoadedAdminDll, inst: str, target: Target, args: tuple[Any, ...],
+              session: int | None = None, probe: bool = False,
+              lock: bool = True) -> tuple[CallResult, Event]:
+        """Run one callback under the instance lock and record/observe its event."""
+        dll = d.ip if inst == "ip" else d.conn
+        assert dll is not None
+        sig = self._sig(target.signature)
+        call = Call(target.target, args,
+                    target.signature if target.address is not None else None, self.call_timeout)
+        lk = d.ip_lock if inst == "ip" else d.conn_lock
+        if lock:
+            lk.acquire()
+        try:
+            t0 = time.perf_counter()
+            res = dll.handle_call(call)
+            dt = time.perf_counter() - t0
+            params = sig.params
+            keep = self.keep_trace
+            sargs = [summarise_arg(p, a) if keep or p.kind != "struct" else None
+                     for p, a in zip(params, args, strict=False)]
+            outs = {params[i].name: summarise_output(params[i], v)
+                    for i, v in res.outputs.items() if i < len(params)} if res.outputs else {}
+            with self._mlock:
+                seq = self._seq
+                self._seq = seq + 1
+                ev: Event = {
+                    "seq": seq, "t": round(t0 - self._t0, 6), "dll": d.path, "instance": inst,
+                    "call": target.signature, "args": sargs, "returned": res.returned,
+                    "outputs": outs,
+                    "fault": None if res.fault is None else {
+                        "kind": res.fault.kind, "message": res.fault.message},
+                    "issues": [{"rule": i.rule, "message": i.message} for i in res.issues],
+                    "probe": probe, "session": session}
+                if target.address is not None:
+                    ev["target"] = hex(target.address)
+                self._calls += 1
+                self._call_seconds += dt
+                if res.fault is not None:
+                    d.generation[inst] += 1
+                if keep:
+                    self._trace.append(ev)
+                self._monitor.observe(ev)
+        finally:
+            if lock:
+                lk.release()
+        return res, ev
+
+    # ------------------------------------------------------------------ start / stop
+
+    def _resolve(self, path: str) -> str:
+        return self.path_map.get(path.lower(), path)
+
+    def _open(self, real: str) -> AdminDll:
+        options = {"registry": self.registry, **self._load_options}
+        if self._opener is not None:
+            return self._opener(real, loader=self.loader, bitness=self._bits,
+                                isolate=self.isolate, options=options)
+        import importlib
+
+        open_dll: Opener = importlib.import_module("emulator.loaders.select").open_dll
+        return open_dll(real, loader=self.loader, bitness=self._bits, isolate=self.isolate,
+                        options=options)
+
+    def start(self) -> bool:
+        """Start the service; False when it would not start (the findings say why)."""
+        if self.started:
+            return True
+        d = discover(self.registry, self.profile)
+        self.discovery = d
+        self._add_locked(d.findings)
+        ok = True
+        for i, path in enumerate(d.paths):
+            ld = LoadedAdminDll(path, self._resolve(path), i)
+            self.dlls.append(ld)
+            try:
+                ld.conn = self._open(ld.real_path)
+            except LoadError as exc:
+                self._add_locked([Finding(
+                    exc.rule or "R15", Severity.ERROR,
+                    f"cannot load {path}: {exc.message}; the RAS service does not start (R15)",
+                    ({"dll": path, "file": ld.real_path},), subject=path)])
+                ok = False
+                break
+            except (InputError, OSError) as exc:
+                self._add_locked([Finding(
+                    "R15", Severity.ERROR,
+                    f"cannot load {path}: {exc}; the RAS service does not start",
+                    ({"dll": path, "file": ld.real_path},), subject=path)])
+                ok = False
+                break
+            ld.loader = ld.conn.loader_name
+            ld.machine = ld.conn.machine
+            ld.exports = ld.conn.exports
+            ld.plan = plan_exports(ld.exports, self.profile, self.strictness, path)
+            self._add_locked(ld.plan.findings)
+            if not ld.plan.meets[self.strictness]:
+                ok = False
+                break
+        if ok:
+            self._monitor = HostMonitor([(x.path, x.exports) for x in self.dlls], self.profile)
+            self._ip_dll = next((x for x in self.dlls if x.plan and x.plan.get_ip), None)
+            if self._ip_dll is not None:
+                try:
+                    self._ip_dll.ip = self._open(self._ip_dll.real_path)
+                except (InputError, OSError) as exc:
+                    self._add_locked([Finding(
+                        "R36", Severity.ERROR,
+                        f"cannot load a second instance of {self._ip_dll.path} for the IP "
+                        f"callbacks: {exc}", (), subject="host")])
+                    ok = False
+        if ok:
+            ok = self._initialize()
+        if not ok:
+            self._add_locked([Finding(
+                "R15", Severity.INFO, "the RAS service would not start with this configuration",
+                (), subject="host")])
+            self._close_all()
+            return False
+        for ld in self.dlls:
+            self._add_locked([Finding(
+                "R47", Severity.INFO,
+                f"variant selection for {ld.path}: newest complete pair the profile supports, "
+                "never mixed, table Ex pointers only with revision >= 2",
+                ({"dll": ld.path, "selection": ld.variants},), subject=ld.path)])
+            for inst, dll in (("conn", ld.conn), ("ip", ld.ip)):
+                if dll is not None:
+                    u = dll.resource_usage()
+                    if u is not None:
+                        ld.baseline[inst] = u
+        self.started = True
+        return True
+
+    def _initialize(self) -> bool:
+        for ld in self.dlls:
+            plan = ld.plan
+            assert plan is not None
+            if plan.init is None:
+                continue
+            for inst in ("ip", "conn"):
+                if (ld.ip if inst == "ip" else ld.conn) is None:
+                    continue
+                args: tuple[Any, ...] = (None,) if plan.init.endswith("Ex") else ()
+                res, ev = self._call(ld, inst, Target(plan.init), args)
+                found = dchk.result_findings(ev, ld.path, res)
+                found += dchk.status_findings(ev, ld.path, res.returned, "R56")
+                self._add_locked(found)
+                if res.fault is not None or res.returned != NO_ERROR:
+                    return False
+                if inst == "conn" and plan.init.endswith("Ex"):
+                    table = res.outputs.get(0)
+                    if isinstance(table, Mapping):
+                        dll = ld.conn
+                        assert dll is not None
+                        apply_table(plan, table, self.profile, dll.export_address, ld.path, ev)
+                        self._add_locked([f for f in plan.findings
+                                          if f.rule in ("R41", "R72", "R73")])
+        return True
+
+    def _close_all(self) -> None:
+        for ld in self.dlls:
+            for dll in (ld.ip, ld.conn):
+                if dll is not None:
+                    try:
+                        dll.close()
+                    except Exception as exc:  # a broken unload must not hide the findings
+                        self._add_locked([Finding(
+                            "R46", Severity.ERROR, f"unloading {ld.path} failed: {exc}",
+                            (), subject=ld.path)])
+            ld.ip = ld.conn = None
+
+    def stop(self) -> None:
+        """Disconnect everyone, check leaks (R76), TerminateDll everywhere (R19, R57), unload."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.started:
+            with self._slock:
+                live = list(self._live.values())
+            for s in live:
+                self.disconnect(s)
+            self.check_leaks()
+            for ld in self.dlls:
+                plan = ld.plan
+                if plan is None or plan.terminate is None:
+                    continue
+                for inst in ("ip", "conn"):
+                    if (ld.ip if inst == "ip" else ld.conn) is None:
+                        continue
+                    res, ev = self._call(ld, inst, plan.terminate, ())
+                    self._add_locked(dchk.result_findings(ev, ld.path, res)
+                                     + dchk.status_findings(ev, ld.path, res.returned, "R57"))
+        self._close_all()
+        with self._mlock:
+            self._add(self._monitor.finish())
+            self._monitor.findings.clear()
+        self.started = False
+
+    def check_leaks(self) -> list[Finding]:
+        """Compare resource usage with the post-initialisation baseline (R76) when idle."""
+        with self._slock:
+            if self._live:
+                return []
+            sessions = self._sessions_total
+        out: list[Finding] = []
+        for ld in self.dlls:
+            for inst, dll in (("conn", ld.conn), ("ip", ld.ip)):
+                base = ld.baseline.get(inst)
+                if dll is None or base is None:
+                    continue
+                now = dll.resource_usage()
+                if now is not None:
+                    out += dchk.leak_findings(ld.path, inst, base, now, sessions)
+        self._add_locked(out)
+        return out
+
+    def __enter__(self) -> RasHost:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ sessions
+
+    def _need_started(self) -> None:
+        if not self.started:
+            raise RasemuError("the RAS host is not running (start() returned False or stop() "
+                              "was called)")
+
+    @staticmethod
+    def _check_names(user: str, port: str) -> None:
+        if len(user) > UNLEN:
+            raise InputError(f"user name has {len(user)} characters; at most UNLEN ({UNLEN})",
+                             where="user")
+        if len(port) > MAX_PORT_NAME:
+            raise InputError(f"port name has {len(port)} characters; at most MAX_PORT_NAME "
+                             f"({MAX_PORT_NAME})", where="port")
+
+    @staticmethod
+    def _odd(user: str, port: str) -> bool:
+        return not user or not port or len(user) >= UNLEN or len(port) >= MAX_PORT_NAME - 1
+
+    def _pool_take(self) -> int:
+        with self._slock:
+            if self._pool_free:
+                n = self._pool_free.pop()
+            else:
+                self._pool_next += 1
+                n = self._pool_next
+        host = (n - 1) % 65023
+        a = IPv4Address(int(IPv4Address("10.77.0.0")) + 256 * (host // 254) + host % 254 + 1)
+        return conn.ip_to_dword(a)
+
+    def connect(self, user: str, port: str, *, proposed: int | str | IPv4Address = 0,
+                links: int = 1) -> Session:
+        """One user dials in on ``port`` with ``links`` links; ``proposed`` is RAS's address.
+
+        ``proposed`` is an address (``int`` as :class:`ipaddress.IPv4Address` numbers it, text,
+        or an address object) or 0; it is passed in network byte order (R27).
+        """
+        self._need_started()
+        self._check_names(user, port)
+        if links < 1:
+            raise InputError(f"links must be at least 1, not {links}", where="links")
+        pdw = 0 if not proposed else conn.ip_to_dword(
+            proposed if isinstance(proposed, IPv4Address) else IPv4Address(proposed))
+        sid = next(self._ids)
+        info = conn.SessionInfo(sid, user, port)
+        info.links.append(port)
+        s = Session(user, port, "failed", None, info.links, None, sid, info)
+        with self._slock:
+            self._sessions_total += 1
+        odd = self._odd(user, port)
+        ipd = self._ip_dll
+        if ipd is not None:
+            if not self._get_ip(ipd, s, pdw, odd):
+                return s
+        else:
+            dw = pdw or self._pool_take()
+            s._pool = not pdw
+            s._dword = dw
+            s.address = conn.dword_to_ip(dw)
+            s.notify_release = None
+        info.address = s.address
+        s.state = "refused"  # until every DLL accepted; a fault turns it into "failed"
+        if not self._accept_connection(s, odd):
+            self._teardown(s, refused_at=s._accepted)
+            return s
+        if not self._accept_link(s, port, odd):
+            self._teardown(s, refused_link=True)
+            return s
+        s.state = "connected"
+        with self._slock:
+            self._live[sid] = s
+            if len(self._live) > self._peak:
+                self._peak = len(self._live)
+        for i in range(2, links + 1):
+            self.add_link(s, conn.fit(f"{port}-{i}", MAX_PORT_NAME))
+        return s
+
+    def _get_ip(self, ipd: LoadedAdminDll, s: Session, pdw: int, odd: bool) -> bool:
+        plan = ipd.plan
+        assert plan is not None and plan.get_ip is not None
+        lk = ipd.ip_lock
+        with lk:
+            res, ev = self._call(ipd, "ip", plan.get_ip, (s.user, s.port, pdw, SENTINEL),
+                                 s.id, lock=False)
+            found = dchk.result_findings(ev, ipd.path, res, odd_names=odd)
+            if res.fault is not None:
+                self._add_locked(found)
+                s.state = "failed"
+                return False
+            returned = res.returned if res.returned is not None else 0
+            value = int(res.outputs.get(2, pdw) or 0) & 0xFFFFFFFF
+            notify = int(res.outputs.get(3, SENTINEL) or 0) & 0xFFFFFFFF
+            found += dchk.get_ip_findings(ev, ipd.path, pdw, returned, value, notify)
+            if returned != NO_ERROR:
+                self._add_locked(found)
+                s.state = "refused"  # R28
+                s.refused_by = ipd.path
+                return False
+            s.notify_release = notify != 0  # R45: the sentinel counts as TRUE (section 8)
+            s._ip_done = True
+            s._gen = ipd.generation["ip"]
+            if value == 0:
+                self._add_locked(found)
+                s.state = "failed"  # R29
+                return False
+            s._dword = value
+            s.address = conn.dword_to_ip(value)
+            with self._slock:
+                other = self._owners.get(value)
+                if other is not None and other != s.id and other in self._live:
+                    o = self._live[other]
+                    found.append(Finding(
+                        "R63", Severity.ERROR,
+                        f"{ev['call']} handed {s.address} to {s.user!r} while {o.user!r} "
+                        "(still connected) holds it", (ev,), subject=ipd.path,
+                        extra={"address": str(s.address)}))
+                self._owners[value] = s.id
+            self._add_locked(found)
+        return True
+
+    def _accept_connection(self, s: Session, odd: bool, port: str | None = None) -> bool:
+        s._accepted = 0
+        for ld in self.dlls:
+            s._cgen.setdefault(ld.index, ld.generation["conn"])
+            plan = ld.plan
+            assert plan is not None and plan.accept is not None
+            args = conn.build_args(plan.accept.signature, s.info, self._bits, port=port)
+            res, ev = self._call(ld, "conn", plan.accept, args, s.id)
+            s._accepted += 1
+            found = dchk.result_findings(ev, ld.path, res, odd_names=odd)
+            found += dchk.bool_findings(ev, ld.path, res.returned,
+                                        "R75" if self.profile.nt4 else "R58")
+            self._add_locked(found)
+            if res.fault is not None:
+                s.state = "failed"
+                s.refused_by = ld.path
+                return False
+            if not res.returned:
+                s.refused_by = ld.path
+                return False
+        return True
+
+    def _accept_link(self, s: Session, port: str, odd: bool) -> bool:
+        """AcceptNewLink in every DLL (R21, R22); NT 4.0 has none (accept is per port)."""
+        if self.profile.nt4:
+            return True
+        asked = 0
+        for ld in self.dlls:
+            plan = ld.plan
+            assert plan is not None
+            if plan.accept_link is None:
+                continue
+            res, ev = self._call(ld, "conn", plan.accept_link,
+                                 conn.build_args(plan.accept_link.signature, s.info, self._bits,
+                                                 port=port), s.id)
+            asked += 1
+            found = dchk.result_findings(ev, ld.path, res, odd_names=odd)
+            found += dchk.bool_findings(ev, ld.path, res.returned)
+            self._add_locked(found)
+            if res.fault is not None or not res.returned:
+                if res.fault is not None and s.state != "connected":
+                    s.state = "failed"
+                if self.profile.hangup_after_refusal:
+                    self._link_down(s, port, limit=asked)
+                return False
+        return True
+
+    def _consequence(self, ld: LoadedAdminDll, s: Session, gen: int, ev: Event,
+                     res: CallResult) -> bool:
+        """A teardown fault for a connection accepted before the instance was reloaded."""
+        if res.fault is None or s._cgen.get(ld.index, gen) >= gen:
+            return False
+        self._add_locked([Finding(
+            "R46", Severity.INFO,
+            f"{ev['call']} failed for a connection accepted before the instance was reloaded "
+            f"after a fault: {res.fault.message}", (ev,), subject=ld.path)])
+        return True
+
+    def _link_down(self, s: Session, port: str, limit: int | None = None) -> None:
+        n = 0
+        for ld in self.dlls:
+            plan = ld.plan
+            assert plan is not None
+            if plan.hangup_link is None:
+                continue
+            if limit is not None and n >= limit:
+                break
+            n += 1
+            gen = ld.generation["conn"]
+            res, ev = self._call(ld, "conn", plan.hangup_link,
+                                 conn.build_args(plan.hangup_link.signature, s.info, self._bits,
+                                                 port=port, stats=1), s.id)
+            if not self._consequence(ld, s, gen, ev, res):
+                self._add_locked(dchk.result_findings(ev, ld.path, res))
+
+    def _conn_down(self, s: Session, limit: int | None = None, port: str | None = None) -> None:
+        for ld in self.dlls[: limit if limit is not None else len(self.dlls)]:
+            plan = ld.plan
+            assert plan is not None and plan.hangup is not None
+            gen = ld.generation["conn"]
+            res, ev = self._call(ld, "conn", plan.hangup,
+                                 conn.build_args(plan.hangup.signature, s.info, self._bits,
+                                                 port=port, stats=1), s.id)
+            if not self._consequence(ld, s, gen, ev, res):
+                self._add_locked(dchk.result_findings(ev, ld.path, res))
+
+    def _release(self, s: Session) -> None:
+        with self._slock:
+            if self._owners.get(s._dword) == s.id:
+                del self._owners[s._dword]
+            if s._pool:
+                self._pool_free.append(s._dword)
+                s._pool = False
+        ipd = self._ip_dll
+        if ipd is None or not s._ip_done or not s.notify_release or not s._dword:
+            s._ip_done = False
+            return
+        s._ip_done = False
+        plan = ipd.plan
+        assert plan is not None and plan.release_ip is not None
+        gen = ipd.generation["ip"]
+        res, ev = self._call(ipd, "ip", plan.release_ip, (s.user, s.port, s._dword), s.id)
+        if res.fault is not None and gen != s._gen:
+            # the instance was reloaded after an earlier fault: the DLL lost the lease, so
+            # this failure is a consequence of that fault, not a new defect
+            self._add_locked([Finding(
+                "R46", Severity.INFO,
+                f"{ev['call']} failed for a lease granted before the IP instance was reloaded "
+                f"after a fault: {res.fault.message}", (ev,), subject=ipd.path)])
+            return
+        self._add_locked(dchk.result_findings(ev, ipd.path, res, odd_names=self._odd(s.user,
+                                                                                      s.port)))
+
+    def _teardown(self, s: Session, refused_at: int | None = None,
+                  refused_link: bool = False) -> None:
+        """Refusal paths: hang-ups per profile (R23), then release (R32, section 8)."""
+        if refused_at is not None and self.profile.hangup_after_refusal:
+            if self.profile.nt4:
+                self._conn_down(s, refused_at, port=s.port)
+            else:
+                self._conn_down(s, refused_at)
+        elif refused_link:
+            self._conn_down(s)  # the connection itself was accepted by every DLL
+        self._release(s)
+
+    def add_link(self, session: Session, port: str) -> bool:
+        """Add a link (multilink); every DLL must accept it (R21, R22; NT 4.0: R37)."""
+        self._need_started()
+        self._check_names(session.user, port)
+        if session.state != "connected" or port in session.links:
+            return False
+        odd = self._odd(session.user, port)
+        if self.profile.nt4:
+            session.links.append(port)
+            ok = self._accept_connection(session, odd, port=port)
+            if not ok:
+                session.links.remove(port)
+                session.state = "connected"  # a refused extra port leaves the bundle up
+            return ok
+        session.links.append(port)
+        if not self._accept_link(session, port, odd):
+            session.links.remove(port)
+            return False
+        return True
+
+    def hangup_link(self, session: Session, port: str) -> None:
+        """Drop one link; dropping the last one disconnects the session (R24)."""
+        if session.state != "connected" or port not in session.links:
+            return
+        if len(session.links) == 1:
+            self.disconnect(session)
+            return
+        if self.profile.nt4:
+            self._conn_down(session, port=port)
+        else:
+            self._link_down(session, port)
+        session.links.remove(port)
+
+    def disconnect(self, session: Session) -> None:
+        """Link hang-ups, connection hang-up, then Release (section 8 order)."""
+        with self._slock:
+            if session.state != "connected" or self._live.pop(session.id, None) is None:
+                return
+            session.state = "disconnected"
+        if self.profile.nt4:
+            for p in list(session.links):
+                self._conn_down(session, port=p)
+        else:
+            for p in list(session.links):
+                self._link_down(session, p)
+            self._conn_down(session)
+        self._release(session)
+
+    def reauthenticate(self, session: Session, quarantine_state: int) -> bool:
+        """NAP quarantine change (2008+): every DLL's AcceptReauthentication(Ex) must say TRUE.
+
+        A refusal disconnects the session. Profiles without reauthentication return True.
+        """
+        self._need_started()
+        if session.state != "connected":
+            return False
+        session.info.quarantine_state = quarantine_state
+        if not self.profile.reauth:
+            return True
+        for ld in self.dlls:
+            plan = ld.plan
+            assert plan is not None
+            if plan.reauth is None:
+                continue
+            res, ev = self._call(ld, "conn", plan.reauth,
+                                 conn.build_args(plan.reauth.signature, session.info,
+                                                 self._bits), session.id)
+            self._add_locked(dchk.result_findings(ev, ld.path, res)
+                             + dchk.bool_findings(ev, ld.path, res.returned))
+            if res.fault is not None or not res.returned:
+                session.refused_by = ld.path
+                self.disconnect(session)
+                return False
+        return True
+
+    def probe_release_unknown(self, user: str, port: str, address: int | str | IPv4Address
+                              ) -> None:
+        """R65 probe: Release an address the DLL never handed out; a crash is an R65 finding."""
+        self._need_started()
+        ipd = self._ip_dll
+        if ipd is None:
+            return
+        plan = ipd.plan
+        assert plan is not None and plan.release_ip is not None
+        dw = conn.ip_to_dword(address if isinstance(address, IPv4Address)
+                              else IPv4Address(address))
+        res, ev = self._call(ipd, "ip", plan.release_ip, (user, port, dw), None, probe=True)
+        self._add_locked(dchk.result_findings(ev, ipd.path, res, probe=True))
+
+    @property
+    def connected(self) -> list[Session]:
+        """Sessions connected now."""
+        with self._slock:
+            return list(self._live.values())
+
+
+def parse_address(text: str) -> IPv4Address:
+    """An IPv4 address from text, as an InputError naming the text when it is not one."""
+    try:
+        return IPv4Address(text)
+    except ipaddress.AddressValueError as exc:
+        raise InputError(f"{text!r} is not an IPv4 address: {exc}", where="address") from None

@@ -1,0 +1,452 @@
+"""Run any loader in a child process: per-call timeouts and crash survival.
+
+:class:`IsolatedDll` starts ``python -m emulator.loaders.child`` and loads the DLL there with the
+named loader. :meth:`IsolatedDll.handle_calls` sends a whole batch in one round trip; results come
+back through a shared file the child appends to as each call completes (see
+:mod:`emulator.loaders.child`), so nothing that finished is lost when the child dies.
+
+* A call that runs longer than its ``Call.timeout`` -> the child is killed, that call gets
+  ``CallFault("timeout")``, a new child loads the DLL afresh and the batch continues.
+* A child that dies during a call (segfault, abort, ``os._exit``) -> ``CallFault("child-died")``
+  naming the signal or exit code, then the same restart.
+* Addresses stay stable across restarts: the host sees the first child's export addresses;
+  later children's addresses (ASLR) are translated both ways by the image's load delta.
+* :meth:`close` asks the child to unload (DLL_PROCESS_DETACH equivalent) and waits for it.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import queue
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
+
+from emulator.abi.callbacks import TABLE_SLOTS
+from emulator.errors import LoadError
+from emulator.loaders.base import AdminDll, Call, CallFault, CallResult, Machine, ResourceUsage
+from emulator.loaders.child import (
+    HEADER,
+    IDLE,
+    SHM_SIZE,
+    read_frame,
+    tuple_to_result,
+    write_frame,
+)
+
+__all__ = ["IsolatedDll"]
+
+_PROGRESS = struct.Struct("<IIdQ")
+_LEN = struct.Struct("<I")
+_EOF = ("eof",)
+_TABLE_SLOT_NAMES = tuple(slot for slot, _ in TABLE_SLOTS)
+# raised again in the parent when the child's loader raised them for a call (host mistakes)
+_HOST_ERRORS: dict[str, type[Exception]] = {
+    "KeyError": KeyError,
+    "ValueError": ValueError,
+    "TypeError": TypeError,
+    "RuntimeError": RuntimeError,
+}
+
+
+def _signal_name(returncode: int | None) -> str:
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    if sys.platform == "win32" and returncode >= 0xC0000000:
+        return f"exited with status {returncode:#x}"
+    return f"exited with code {returncode}"
+
+
+class _Child:
+    """One child process and its pipes, reader threads and shared file."""
+
+    def __init__(self, shm_path: str, mm: Any) -> None:
+        env = dict(os.environ)
+        paths = [p for p in sys.path if p]
+        if env.get("PYTHONPATH"):
+            paths.append(env["PYTHONPATH"])
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "emulator.loaders.child", shm_path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
+        self.stdin: IO[bytes] = self.proc.stdin
+        self.messages: queue.Queue[Any] = queue.Queue()
+        self.stderr_tail: collections.deque[bytes] = collections.deque(maxlen=64)
+        self.mm = mm
+        threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
+        threading.Thread(target=self._drain, args=(self.proc.stderr,), daemon=True).start()
+
+    def _read(self, fh: IO[bytes]) -> None:
+        try:
+            while True:
+                self.messages.put(read_frame(fh))
+        except (EOFError, OSError, ValueError):
+            pass
+        except Exception as e:  # a corrupt frame: treat like a dead child
+            self.messages.put(("corrupt", repr(e)))
+        self.messages.put(_EOF)
+
+    def _drain(self, fh: IO[bytes]) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            for line in iter(fh.readline, b""):
+                self.stderr_tail.append(line)
+
+    def send(self, msg: Any) -> bool:
+        try:
+            write_frame(self.stdin, msg)
+            return True
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+
+    def stderr_text(self) -> str:
+        return b"".join(self.stderr_tail).decode("utf-8", "replace")[-4000:]
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                f.close()  # type: ignore[union-attr]
+
+
+class IsolatedDll(AdminDll):
+    """Any loader's DLL, run in a child process (see the module docstring)."""
+
+    def __init__(
+        self,
+        loader: str,
+        path: str,
+        *,
+        bitness: int | None = None,
+        options: Mapping[str, Any] | None = None,
+        start_timeout: float = 60.0,
+    ) -> None:
+        self.path = path
+        self.loader_name = loader
+        self.isolated = True
+        self._loader = loader
+        self._bitness = bitness
+        self._options = dict(options) if options else None
+        self._start_timeout = start_timeout
+        self._seq = 0
+        self._closed = False
+        self.restarts = 0
+        fd, self._shm_path = tempfile.mkstemp(prefix="rasemu-child-", suffix=".shm")
+        try:
+            os.ftruncate(fd, SHM_SIZE)
+            import mmap
+
+            self._mm = mmap.mmap(fd, SHM_SIZE)
+        finally:
+            os.close(fd)
+        self._child: _Child | None = None
+        self._base_addresses: dict[str, int | None] = {}
+        self._delta = 0
+        try:
+            exports, machine, inner, addresses = self._start()
+        except BaseException:
+            self._release_files()
+            raise
+        self._exports: frozenset[str] = frozenset(exports)
+        self.machine: Machine = machine
+        self.inner_loader_name: str = inner
+        self._base_addresses = dict(addresses)
+
+    # -- child management -------------------------------------------------------------------
+
+    def _start(self) -> tuple[frozenset[str], Machine, str, dict[str, int | None]]:
+        child = _Child(self._shm_path, self._mm)
+        self._child = child
+        child.send(("load", self._loader, self.path, self._bitness, self._options))
+        try:
+            msg = child.messages.get(timeout=self._start_timeout)
+        except queue.Empty:
+            child.kill()
+            raise LoadError(
+                f"child process did not load the DLL within {self._start_timeout:g} s",
+                where=self.path,
+            ) from None
+        if msg[0] == "loaded":
+            _, exports, machine, inner, addresses = msg
+            self._delta = self._compute_delta(addresses)
+            return exports, machine, inner, addresses
+        child.kill()
+        if msg[0] == "error":
+            if msg[1] in ("LoadError", "InputError"):
+                raise LoadError(_strip_where(msg[2], self.path), where=self.path)
+            raise LoadError(f"loading in the child failed: {msg[1]}: {msg[2]}", where=self.path)
+        raise LoadError(
+            f"child process died while loading ({_signal_name(child.proc.poll())}): "
+            f"{child.stderr_text().strip()[-400:]}",
+            where=self.path,
+        )
+
+    def _compute_delta(self, addresses: Mapping[str, int | None]) -> int:
+        """Load delta of a new child's image relative to the first child's (0 for the first)."""
+        if not self._base_addresses:
+            return 0
+        for name in sorted(addresses):
+            new, old = addresses.get(name), self._base_addresses.get(name)
+            if new is not None and old is not None:
+                return new - old
+        return 0
+
+    def _restart(self) -> None:
+        if self._child is not None:
+            self._child.kill()
+        self.restarts += 1
+        self._start()
+
+    def _release_files(self) -> None:
+        with contextlib.suppress(Exception):
+            self._mm.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self._shm_path)
+
+    # -- address translation ----------------------------------------------------------------
+
+    def _to_child(self, call: Call) -> tuple[Any, ...]:
+        target = call.target
+        if isinstance(target, int) and self._delta:
+            target += self._delta
+        return (target, call.args, call.signature, call.timeout)
+
+    def _from_child(self, r: CallResult) -> CallResult:
+        if not self._delta or not r.outputs:
+            return r
+        outputs = dict(r.outputs)
+        changed = False
+        for i, v in outputs.items():
+            if isinstance(v, dict) and "revision" in v:
+                outputs[i] = {
+                    k: (a - self._delta if k in _TABLE_SLOT_NAMES and a else a)
+                    for k, a in v.items()
+                }
+                changed = True
+        if not changed:
+            return r
+        return CallResult(
+            r.returned, outputs, r.modified_inputs, r.fault, r.issues, r.debug_output, r.seconds
+        )
+
+    # -- AdminDll ---------------------------------------------------------------------------
+
+    @property
+    def exports(self) -> frozenset[str]:
+        return self._exports
+
+    def export_address(self, name: str) -> int | None:
+        return self._base_addresses.get(name)
+
+    def handle_call(self, call: Call) -> CallResult:
+        return self.handle_calls([call])[0]
+
+    def handle_calls(self, calls: Sequence[Call]) -> list[CallResult]:
+        if self._closed:
+            raise RuntimeError(f"{self.path}: DLL is closed")
+        results: list[CallResult] = []
+        pending = list(calls)
+        while pending:
+            done, fault, raise_info = self._run_batch(pending)
+            results.extend(done)
+            if raise_info is not None:
+                exc = _HOST_ERRORS.get(raise_info[0], RuntimeError)
+                raise exc(raise_info[1])
+            if fault is None:
+                break
+            results.append(fault)
+            pending = pending[len(done) + 1 :]
+            self._restart()
+        return results
+
+    def _run_batch(
+        self, calls: list[Call]
+    ) -> tuple[list[CallResult], CallResult | None, tuple[str, str] | None]:
+        """Run ``calls``; returns (completed results, fault for the failed call, host error)."""
+        child = self._child
+        assert child is not None
+        self._seq += 1
+        seq = self._seq
+        mm = self._mm
+        records: list[bytes] = []
+        if not child.send(("calls", seq, [self._to_child(c) for c in calls])):
+            return self._died(child, calls, records, seq)
+        while True:
+            index, _count, start, _used = _PROGRESS.unpack_from(mm, 8)
+            if index != IDLE and index < len(calls) and struct.unpack_from("<Q", mm, 0)[0] == seq:
+                remaining = start + calls[index].timeout - time.monotonic()
+                wait = max(remaining, 0.0) + 0.002
+            else:
+                wait = 0.05
+            try:
+                msg = child.messages.get(timeout=wait)
+            except queue.Empty:
+                index, _count, start, _used = _PROGRESS.unpack_from(mm, 8)
+                if (
+                    index != IDLE
+                    and index < len(calls)
+                    and struct.unpack_from("<Q", mm, 0)[0] == seq
+                    and time.monotonic() - start > calls[index].timeout
+                ):
+                    child.kill()
+                    got = self._collect(records, seq)
+                    t = calls[index].timeout
+                    fault = CallResult(
+                        fault=CallFault(
+                            "timeout",
+                            f"call {index} ({_name(calls[index])}) still running after {t:g} s; "
+                            "child process killed and the DLL reloaded",
+                            {"timeout": t, "index": index},
+                        ),
+                        seconds=time.monotonic() - start,
+                    )
+                    return got[:index], fault, None
+                if child.proc.poll() is not None and child.messages.empty():
+                    return self._died(child, calls, records, seq)
+                continue
+            if msg[0] == "chunk" and msg[1] == seq:
+                records.extend(msg[2])
+            elif msg[0] == "done" and msg[1] == seq:
+                got = self._collect(records, seq)
+                return self._finish(got)
+            elif msg is _EOF or msg[0] in ("eof", "corrupt"):
+                return self._died(child, calls, records, seq)
+
+    def _finish(
+        self, got: list[CallResult | tuple[str, str]]
+    ) -> tuple[list[CallResult], CallResult | None, tuple[str, str] | None]:
+        out: list[CallResult] = []
+        for r in got:
+            if isinstance(r, tuple):
+                return out, None, r
+            out.append(r)
+        return out, None, None
+
+    def _collect(self, records: list[bytes], seq: int) -> list[Any]:
+        """Decode the chunks received plus the records in the shared file."""
+        import pickle
+
+        mm = self._mm
+        raw = list(records)
+        if struct.unpack_from("<Q", mm, 0)[0] == seq:
+            _i, _c, _s, used = _PROGRESS.unpack_from(mm, 8)
+            o = 0
+            while o < used:
+                (n,) = _LEN.unpack_from(mm, HEADER + o)
+                raw.append(bytes(mm[HEADER + o + 4 : HEADER + o + 4 + n]))
+                o += 4 + n
+        out: list[Any] = []
+        for rec in raw:
+            t = pickle.loads(rec)
+            if t and t[0] == "raise":
+                out.append((t[1], t[2]))
+            else:
+                out.append(self._from_child(tuple_to_result(t)))
+        return out
+
+    def _died(
+        self, child: _Child, calls: list[Call], records: list[bytes], seq: int
+    ) -> tuple[list[CallResult], CallResult | None, tuple[str, str] | None]:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.proc.wait(timeout=5)
+        # drain chunk messages that arrived before the end of the stream
+        while True:
+            try:
+                msg = child.messages.get_nowait()
+            except queue.Empty:
+                break
+            if msg[0] == "chunk" and msg[1] == seq:
+                records.extend(msg[2])
+        got = self._collect(records, seq)
+        completed, _f, raise_info = self._finish(got)
+        if raise_info is not None:
+            return completed, None, raise_info
+        index = len(completed)
+        how = _signal_name(child.proc.returncode)
+        stderr = child.stderr_text()
+        child.kill()
+        if index >= len(calls):
+            # everything finished; the child died afterwards (e.g. in DLL cleanup)
+            return completed, None, None
+        fault = CallResult(
+            fault=CallFault(
+                "child-died",
+                f"child process {how} during call {index} ({_name(calls[index])}); DLL reloaded",
+                {
+                    "returncode": child.proc.returncode,
+                    "index": index,
+                    "stderr": stderr[-2000:],
+                },
+            )
+        )
+        return completed, fault, None
+
+    def resource_usage(self) -> ResourceUsage | None:
+        child = self._child
+        if self._closed or child is None or not child.send(("usage",)):
+            return None
+        while True:
+            try:
+                msg = child.messages.get(timeout=30)
+            except queue.Empty:
+                return None
+            if msg[0] == "usage":
+                result: ResourceUsage | None = msg[1]
+                return result
+            if msg is _EOF or msg[0] == "eof":
+                return None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        child = self._child
+        if child is not None:
+            if child.send(("close",)):
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline:
+                    try:
+                        msg = child.messages.get(timeout=max(deadline - time.monotonic(), 0.01))
+                    except queue.Empty:
+                        break
+                    if msg[0] in ("closed", "eof"):
+                        break
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.proc.wait(timeout=5)
+            child.kill()
+            self._child = None
+        self._release_files()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def _name(call: Call) -> str:
+    t = call.target
+    return t if isinstance(t, str) else f"{call.signature or '?'} at {t:#x}"
+
+
+def _strip_where(message: str, path: str) -> str:
+    prefix = f"{path}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message

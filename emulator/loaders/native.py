@@ -1,0 +1,820 @@
+"""Run a host shared library (.so/.dylib, or a .dll on Windows) through cffi ABI mode.
+
+Every callback of :mod:`emulator.abi.callbacks` is declared with fixed-width types only:
+strings are ``uint16_t *`` (UTF-16LE + NUL, never ``wchar_t``), structures are ``void *`` to
+buffers filled by :func:`emulator.abi.structs.pack` at the buffer's real address, ``DWORD`` is
+``uint32_t`` and ``BOOL`` is ``int32_t``; on Windows x86 the callbacks are ``__stdcall``.
+
+After each call the input buffers are compared with what was written (R69 ->
+``modified_inputs``) and the out-parameters are read back. A crash or a hang of the library takes
+the calling process with it: run native libraries through :class:`~emulator.loaders.isolated.IsolatedDll`
+(the default of :func:`emulator.loaders.select.open_dll`) to survive them and to enforce timeouts.
+
+Each load dlopens a private copy of the file (option ``private_copy``, default True), so two
+loads in one process have separate globals like the two RAS processes (R36).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import platform
+import shutil
+import struct
+import sys
+import tempfile
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import cffi
+
+from emulator.abi import structs as S
+from emulator.abi.callbacks import SIGNATURES, TABLE_ONLY, TABLE_SLOTS, Signature, signature
+from emulator.errors import LoadError
+from emulator.loaders.base import AdminDll, Call, CallFault, CallIssue, CallResult, Loader
+
+__all__ = [
+    "NativeAdminDll",
+    "NativeLoader",
+    "describe_binary",
+    "elf_exports",
+    "host_bits",
+    "macho_exports",
+    "pe_exports",
+]
+
+_MASK = 0xFFFFFFFF
+_IS_WINDOWS = sys.platform == "win32"
+
+
+def host_bits() -> int:
+    """Pointer width of this interpreter (32 or 64)."""
+    return struct.calcsize("P") * 8
+
+
+# ------------------------------------------------------------------------------------------
+# Binary formats: what a file is, and which names it exports
+# ------------------------------------------------------------------------------------------
+
+_ELF_MACHINES = {
+    3: "x86",
+    62: "x86-64",
+    40: "ARM",
+    183: "AArch64",
+    243: "RISC-V",
+    21: "PowerPC64",
+    22: "S/390",
+    8: "MIPS",
+}
+_HOST_ELF_MACHINE = {
+    "x86_64": 62,
+    "amd64": 62,
+    "i386": 3,
+    "i686": 3,
+    "x86": 3,
+    "aarch64": 183,
+    "arm64": 183,
+    "armv7l": 40,
+    "riscv64": 243,
+    "ppc64le": 21,
+    "ppc64": 21,
+    "s390x": 22,
+}
+_MACHO_CPU = {0x01000007: "x86-64", 7: "x86", 0x0100000C: "arm64", 12: "ARM"}
+_HOST_MACHO_CPU = {"x86_64": 0x01000007, "arm64": 0x0100000C, "i386": 7}
+_PE_MACHINES = {0x14C: "x86", 0x8664: "x64", 0xAA64: "ARM64", 0x1C4: "ARM"}
+_HOST_PE_MACHINE = {"amd64": 0x8664, "x86_64": 0x8664, "x86": 0x14C, "arm64": 0xAA64}
+
+
+def describe_binary(head: bytes) -> str:
+    """A short description of a file's format from its first bytes (for error messages)."""
+    if head.startswith(b"\x7fELF") and len(head) >= 20:
+        cls = {1: "32-bit", 2: "64-bit"}.get(head[4], "?-bit")
+        endian = "<" if head[5] == 1 else ">"
+        etype, machine = struct.unpack_from(endian + "HH", head, 16)
+        kind = {1: "relocatable object", 2: "executable", 3: "shared object", 4: "core"}.get(
+            etype, f"type {etype}"
+        )
+        return f"ELF {cls} {_ELF_MACHINES.get(machine, f'machine {machine}')} {kind}"
+    if head[:4] in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe") and len(head) >= 16:
+        cpu, _sub, ftype = struct.unpack_from("<iII", head, 4)
+        kind = {6: "dylib", 8: "bundle", 2: "executable"}.get(ftype, f"filetype {ftype}")
+        return f"Mach-O {_MACHO_CPU.get(cpu & 0xFFFFFFFF, hex(cpu))} {kind}"
+    if head[:4] in (b"\xca\xfe\xba\xbe", b"\xbe\xba\xfe\xca"):
+        return "Mach-O universal binary"
+    if head.startswith(b"MZ"):
+        return "PE/MZ image (a Windows DLL)"
+    if not head:
+        return "an empty file"
+    return f"unknown format (first bytes {head[:16].hex(' ')})"
+
+
+def _is_exported_elf(info: int, other: int, shndx: int) -> bool:
+    bind, typ = info >> 4, info & 0xF
+    return shndx != 0 and bind in (1, 2, 10) and typ in (0, 1, 2, 10) and (other & 3) in (0, 3)
+
+
+def elf_exports(data: bytes) -> list[str]:
+    """Defined global symbols of an ELF file's ``.dynsym`` (what dlsym can find)."""
+    if not data.startswith(b"\x7fELF"):
+        raise ValueError("not an ELF file")
+    is64 = data[4] == 2
+    e = "<" if data[5] == 1 else ">"
+    if is64:
+        (shoff,) = struct.unpack_from(e + "Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from(e + "HH", data, 0x3A)
+    else:
+        (shoff,) = struct.unpack_from(e + "I", data, 0x20)
+        shentsize, shnum = struct.unpack_from(e + "HH", data, 0x2E)
+    if shoff == 0 or shnum == 0:
+        raise ValueError("ELF file has no section headers")
+    sections = []
+    for i in range(shnum):
+        off = shoff + i * shentsize
+        if is64:
+            _n, typ, _f, _a, s_off, s_size, link, _i, _al, entsize = struct.unpack_from(
+                e + "IIQQQQIIQQ", data, off
+            )
+        else:
+            _n, typ, _f, _a, s_off, s_size, link, _i, _al, entsize = struct.unpack_from(
+                e + "IIIIIIIIII", data, off
+            )
+        sections.append((typ, s_off, s_size, link, entsize))
+    names: list[str] = []
+    for typ, s_off, s_size, link, entsize in sections:
+        if typ != 11:  # SHT_DYNSYM
+            continue
+        _st, str_off, str_size, _l, _e = sections[link]
+        strtab = data[str_off : str_off + str_size]
+        entsize = entsize or (24 if is64 else 16)
+        for k in range(1, s_size // entsize):
+            so = s_off + k * entsize
+            if is64:
+                name_off, info, other, shndx = struct.unpack_from(e + "IBBH", data, so)
+            else:
+                (name_off,) = struct.unpack_from(e + "I", data, so)
+                info, other, shndx = struct.unpack_from(e + "BBH", data, so + 12)
+            if not _is_exported_elf(info, other, shndx):
+                continue
+            end = strtab.find(b"\0", name_off)
+            names.append(strtab[name_off:end].decode("utf-8", "replace"))
+    return names
+
+
+def _uleb(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return result, pos
+
+
+def macho_trie_names(trie: bytes) -> list[str]:
+    """Symbol names of a Mach-O export trie (dyld's compressed export table)."""
+    out: list[str] = []
+    stack = [(0, b"")]
+    seen: set[int] = set()
+    while stack:
+        node, prefix = stack.pop()
+        if node in seen or node >= len(trie):
+            continue
+        seen.add(node)
+        size, pos = _uleb(trie, node)
+        if size:
+            out.append(prefix.decode("utf-8", "replace"))
+        pos += size
+        count = trie[pos]
+        pos += 1
+        for _ in range(count):
+            end = trie.index(b"\0", pos)
+            edge = trie[pos:end]
+            child, pos = _uleb(trie, end + 1)
+            stack.append((child, prefix + edge))
+    return out
+
+
+def _macho_slice(data: bytes) -> bytes:
+    if data[:4] == b"\xca\xfe\xba\xbe":  # universal (fat) binary, big-endian header
+        want = _HOST_MACHO_CPU.get(platform.machine().lower())
+        (n,) = struct.unpack_from(">I", data, 4)
+        for i in range(n):
+            cpu, _sub, off, size, _align = struct.unpack_from(">iiIII", data, 8 + 20 * i)
+            if want is None or cpu & 0xFFFFFFFF == want:
+                return data[off : off + size]
+        raise ValueError("universal binary has no slice for this machine")
+    return data
+
+
+def macho_exports(data: bytes) -> list[str]:
+    """Exported C names (leading underscore removed) of a Mach-O dylib or bundle."""
+    data = _macho_slice(data)
+    magic = data[:4]
+    if magic not in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe"):
+        raise ValueError("not a Mach-O file")
+    is64 = magic == b"\xcf\xfa\xed\xfe"
+    (ncmds,) = struct.unpack_from("<I", data, 16)
+    pos = 32 if is64 else 28
+    trie = b""
+    for _ in range(ncmds):
+        cmd, size = struct.unpack_from("<II", data, pos)
+        if cmd in (0x22, 0x80000022):  # LC_DYLD_INFO(_ONLY): export_off/size at +40
+            off, sz = struct.unpack_from("<II", data, pos + 40)
+            trie = data[off : off + sz]
+        elif cmd == 0x80000033:  # LC_DYLD_EXPORTS_TRIE
+            off, sz = struct.unpack_from("<II", data, pos + 8)
+            trie = data[off : off + sz]
+        pos += size
+    names = macho_trie_names(trie) if trie else []
+    return [n[1:] if n.startswith("_") else n for n in names]
+
+
+def pe_exports(path: str) -> list[str]:
+    """Export names of a PE image (pefile)."""
+    import pefile
+
+    pe = pefile.PE(path, fast_load=True)
+    try:
+        pe.parse_data_directories(
+            directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXPORT"]]
+        )
+        exp = getattr(pe, "DIRECTORY_ENTRY_EXPORT", None)
+        if exp is None:
+            return []
+        return [s.name.decode("ascii", "replace") for s in exp.symbols if s.name]
+    finally:
+        pe.close()
+
+
+def _check_host_format(path: str, data: bytes) -> None:
+    """LoadError unless ``data`` is a shared library this process can dlopen."""
+    what = describe_binary(data[:64])
+    machine = platform.machine().lower()
+    bits = host_bits()
+    if data.startswith(b"\x7fELF"):
+        if _IS_WINDOWS or sys.platform == "darwin":
+            raise LoadError(f"{what}: not loadable on {sys.platform}", where=path)
+        is64 = data[4] == 2
+        e = "<" if data[5] == 1 else ">"
+        etype, em = struct.unpack_from(e + "HH", data, 16)
+        if etype != 3:
+            raise LoadError(f"{what}: expected an ELF shared object (.so)", where=path)
+        want = _HOST_ELF_MACHINE.get(machine)
+        if (want is not None and em != want) or is64 != (bits == 64):
+            raise LoadError(
+                f"{what}: wrong architecture, this Python needs an ELF {bits}-bit "
+                f"{_ELF_MACHINES.get(want or -1, machine)} shared object",
+                where=path,
+            )
+        return
+    if data[:4] in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe"):
+        if sys.platform != "darwin":
+            raise LoadError(f"{what}: Mach-O libraries load only on macOS", where=path)
+        try:
+            _macho_slice(data)
+        except ValueError as e:
+            raise LoadError(f"{what}: {e}", where=path) from None
+        return
+    if data.startswith(b"MZ"):
+        if not _IS_WINDOWS:
+            raise LoadError(
+                f"{what}: a Windows DLL is not a host shared library here; use --loader pe",
+                where=path,
+            )
+        try:
+            (pe_off,) = struct.unpack_from("<I", data, 0x3C)
+            (mach,) = struct.unpack_from("<H", data, pe_off + 4)
+        except struct.error:
+            raise LoadError(f"{what}: truncated PE header", where=path) from None
+        want = _HOST_PE_MACHINE.get(machine)
+        if want is not None and (mach != want or (mach == 0x8664) != (bits == 64)):
+            raise LoadError(
+                f"PE {_PE_MACHINES.get(mach, hex(mach))} DLL: wrong architecture for this "
+                f"{bits}-bit Python (R17); use --loader pe",
+                where=path,
+            )
+        return
+    raise LoadError(
+        f"{what}: expected a host shared library (ELF .so, Mach-O .dylib or Windows .dll)",
+        where=path,
+    )
+
+
+def list_exports(path: str, data: bytes) -> list[str] | None:
+    """Real exported names, or None when the format cannot be read."""
+    try:
+        if data.startswith(b"\x7fELF"):
+            return elf_exports(data)
+        if data[:4] in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe"):
+            return macho_exports(data)
+        if data.startswith(b"MZ"):
+            return pe_exports(path)
+    except (ValueError, struct.error, IndexError, OSError):
+        return None
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# cffi declarations
+# ------------------------------------------------------------------------------------------
+
+_CTYPE = {
+    "wstr": "uint16_t *",
+    "dword_inout": "uint32_t *",
+    "bool_out": "int32_t *",
+    "in6_inout": "uint8_t *",
+    "struct": "void *",
+    "struct_array": "void *",
+    "table_out": "void *",
+}
+_RTYPE = {"dword": "uint32_t", "bool": "int32_t", "void": "void"}
+_CONV = "__stdcall " if (_IS_WINDOWS and host_bits() == 32) else ""
+
+
+def _params_c(sig: Signature) -> str:
+    return ", ".join(_CTYPE[p.kind] for p in sig.params) or "void"
+
+
+def _decl(sig: Signature) -> str:
+    return f"{_RTYPE[sig.returns]} {_CONV}{sig.name}({_params_c(sig)});"
+
+
+def _fnptr_type(sig: Signature) -> str:
+    return f"{_RTYPE[sig.returns]}({_CONV}*)({_params_c(sig)})"
+
+
+_ffi = cffi.FFI()
+_ffi.cdef("\n".join(_decl(s) for s in SIGNATURES.values()))
+_FNPTR = {s.name: _ffi.typeof(_fnptr_type(s)) for s in [*SIGNATURES.values(), *TABLE_ONLY.values()]}
+_PLAIN_FNPTR = _ffi.typeof(f"uint32_t({_CONV}*)(void)")
+_C_KEYWORDS = frozenset(
+    [
+        "auto",
+        "break",
+        "case",
+        "char",
+        "const",
+        "continue",
+        "default",
+        "do",
+        "double",
+        "else",
+        "enum",
+        "extern",
+        "float",
+        "for",
+        "goto",
+        "if",
+        "inline",
+        "int",
+        "long",
+        "register",
+        "restrict",
+        "return",
+        "short",
+        "signed",
+        "sizeof",
+        "static",
+        "struct",
+        "switch",
+        "typedef",
+        "union",
+        "unsigned",
+        "void",
+        "volatile",
+        "while",
+        "bool",
+        "_Bool",
+    ]
+)
+
+
+def _is_c_identifier(name: str) -> bool:
+    return name.isidentifier() and name.isascii() and name not in _C_KEYWORDS
+
+
+# ------------------------------------------------------------------------------------------
+# The loaded library
+# ------------------------------------------------------------------------------------------
+
+
+class _WStrCache:
+    """UTF-16LE + NUL buffers for repeated names (users, ports); LRU-bounded."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._items: OrderedDict[str, tuple[Any, Any, bytes]] = OrderedDict()
+        self._limit = limit
+
+    def get(self, s: str) -> tuple[Any, Any, bytes]:
+        item = self._items.get(s)
+        if item is None:
+            raw = s.encode("utf-16-le", "surrogatepass") + b"\0\0"
+            owner = _ffi.new("char[]", len(raw))  # exact size: ffi.buffer(owner) == raw
+            _ffi.memmove(owner, raw, len(raw))
+            item = (owner, _ffi.cast("uint16_t *", owner), raw)
+            self._items[s] = item
+            if len(self._items) > self._limit:
+                self._items.popitem(last=False)
+        return item
+
+    def drop(self, s: str) -> None:
+        self._items.pop(s, None)
+
+
+class _StructBuf:
+    __slots__ = ("addr", "buf", "cap", "ptr")
+
+    def __init__(self) -> None:
+        self.cap = 0
+        self.buf: Any = None
+        self.ptr: Any = None
+        self.addr = 0
+
+    def ensure(self, n: int) -> None:
+        if n > self.cap:
+            self.cap = max(n, 2 * self.cap, 256)
+            self.buf = _ffi.new("uint8_t[]", self.cap)
+            self.ptr = _ffi.cast("void *", self.buf)
+            self.addr = int(_ffi.cast("uintptr_t", self.buf))
+
+
+Invoker = Callable[[tuple[Any, ...]], CallResult]
+
+
+class NativeAdminDll(AdminDll):
+    """A host shared library opened with ``cffi.FFI.dlopen``."""
+
+    loader_name = "native"
+    machine = "native"
+
+    def __init__(self, path: str, *, private_copy: bool = True) -> None:
+        self.path = path
+        self._bits = host_bits()
+        self._closed = False
+        self._tmpdir: str | None = None
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except IsADirectoryError:
+            raise LoadError("is a directory, expected a shared library", where=path) from None
+        except FileNotFoundError:
+            raise LoadError("file not found (expected a host shared library)", where=path) from None
+        except OSError as e:
+            raise LoadError(f"cannot read: {e.strerror}", where=path) from None
+        _check_host_format(path, data)
+        names = list_exports(path, data)
+        load_path = os.path.abspath(path)
+        if private_copy:
+            self._tmpdir = tempfile.mkdtemp(prefix="rasemu-native-")
+            load_path = os.path.join(self._tmpdir, os.path.basename(path))
+            shutil.copyfile(path, load_path)
+        try:
+            self._lib = _ffi.dlopen(load_path)
+        except OSError as e:
+            self._cleanup_tmp()
+            raise LoadError(f"dlopen failed: {e}", where=path) from None
+        if names is None:
+            names = [n for n in SIGNATURES if self._has(n)]
+        self._exports = frozenset(names)
+        self._wstr = _WStrCache()
+        self._fns: dict[str, Any] = {}
+        for n in SIGNATURES:
+            if n in self._exports and self._has(n):
+                self._fns[n] = getattr(self._lib, n)
+        self._extra_lib: Any = None
+        self._extra_ffi: cffi.FFI | None = None
+        extras = [n for n in self._exports if n not in SIGNATURES and _is_c_identifier(n)]
+        if extras:
+            self._extra_ffi = cffi.FFI()
+            try:
+                self._extra_ffi.cdef("\n".join(f"uint32_t {_CONV}{n}(void);" for n in extras))
+                self._extra_lib = self._extra_ffi.dlopen(load_path)
+            except (cffi.CDefError, OSError, cffi.FFIError):
+                self._extra_lib = None
+        self._extra_names = frozenset(extras) if self._extra_lib is not None else frozenset()
+        self._invokers: dict[str | tuple[int, str], Invoker] = {}
+        self._addresses: dict[str, int] = {}
+        for n, fn in self._fns.items():
+            self._addresses[n] = int(_ffi.cast("uintptr_t", fn))
+        for n in self._extra_names:
+            with contextlib.suppress(AttributeError):
+                self._addresses[n] = int(_ffi.cast("uintptr_t", getattr(self._extra_lib, n)))
+        self._address_names = {a: n for n, a in self._addresses.items()}
+        # pre-build the marshalling closures of every bound callback
+        for n, fn in self._fns.items():
+            self._invokers[n] = self._make_invoker(fn, SIGNATURES[n])
+        if self._tmpdir is not None and not _IS_WINDOWS:
+            # the mapping stays valid; nothing is left on disk even if we are killed
+            self._cleanup_tmp()
+
+    def _has(self, name: str) -> bool:
+        try:
+            getattr(self._lib, name)
+        except AttributeError:
+            return False
+        return True
+
+    def _cleanup_tmp(self) -> None:
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    # -- marshalling -----------------------------------------------------------------------
+
+    def _make_invoker(self, fn: Any, sig: Signature) -> Invoker:
+        """A closure that marshals ``args`` per ``sig``, calls ``fn`` and reads everything back."""
+        bits = self._bits
+        wcache = self._wstr
+        n = len(sig.params)
+        kinds = tuple(p.kind for p in sig.params)
+        returns = sig.returns
+        # fixed per-parameter buffers, reused across calls
+        cells: list[Any] = [None] * n
+        ptrs: list[Any] = [None] * n
+        sbufs: list[_StructBuf | None] = [None] * n
+        table_size = S.sizeof("MPRAPI_ADMIN_DLL_CALLBACKS", bits)
+        for i, k in enumerate(kinds):
+            if k in ("dword_inout", "bool_out"):
+                cells[i] = _ffi.new("uint32_t[1]")
+                ptrs[i] = _ffi.cast(_CTYPE[k], cells[i])
+            elif k == "in6_inout":
+                cells[i] = _ffi.new("uint8_t[16]")
+                ptrs[i] = cells[i]
+            elif k == "table_out":
+                cells[i] = _ffi.new("uint8_t[]", table_size)
+                ptrs[i] = _ffi.cast("void *", cells[i])
+            elif k in ("struct", "struct_array"):
+                sbufs[i] = _StructBuf()
+        simple_ip = kinds in (
+            ("wstr", "wstr", "dword_inout", "bool_out"),
+            ("wstr", "wstr", "dword_inout"),
+        )
+        buffer = _ffi.buffer
+        perf = time.perf_counter
+
+        if simple_ip:
+            # hot path: GetIpAddressForUser / ReleaseIpAddress (both families)
+            c2 = cells[2]
+            p2 = ptrs[2]
+            has_notify = n == 4
+            c3: Any = cells[3] if has_notify else None
+            p3: Any = ptrs[3] if has_notify else None
+            is_void = returns == "void"
+
+            def invoke_ip(args: tuple[Any, ...]) -> CallResult:
+                if len(args) != n:
+                    raise ValueError(f"{sig.name} takes {n} arguments, the call gives {len(args)}")
+                user, port = args[0], args[1]
+                u = wcache.get(user) if user is not None else None
+                p = wcache.get(port) if port is not None else None
+                c2[0] = args[2] & _MASK
+                if has_notify:
+                    c3[0] = args[3] & _MASK
+                    t0 = perf()
+                    ret = fn(u[1] if u else _ffi.NULL, p[1] if p else _ffi.NULL, p2, p3)
+                else:
+                    t0 = perf()
+                    ret = fn(u[1] if u else _ffi.NULL, p[1] if p else _ffi.NULL, p2)
+                dt = perf() - t0
+                modified: tuple[int, ...] = ()
+                if u is not None and buffer(u[0])[:] != u[2]:
+                    modified += (0,)
+                    wcache.drop(user)
+                if p is not None and buffer(p[0])[:] != p[2]:
+                    modified += (1,)
+                    wcache.drop(port)
+                outputs = {2: c2[0], 3: c3[0]} if has_notify else {2: c2[0]}
+                return CallResult(
+                    returned=None if is_void else ret & _MASK,
+                    outputs=outputs,
+                    modified_inputs=modified,
+                    seconds=dt,
+                )
+
+            return invoke_ip
+
+        def invoke(args: tuple[Any, ...]) -> CallResult:
+            if len(args) != n:
+                raise ValueError(f"{sig.name} takes {n} arguments, the call gives {len(args)}")
+            cargs: list[Any] = [None] * n
+            checks: list[tuple[int, Any, int, bytes, Any]] = []
+            for i in range(n):
+                k = kinds[i]
+                a = args[i]
+                if k == "wstr":
+                    if a is None:
+                        cargs[i] = _ffi.NULL
+                    else:
+                        owner, ptr, raw = wcache.get(a)
+                        cargs[i] = ptr
+                        checks.append((i, owner, len(raw), raw, a))
+                elif k in ("dword_inout", "bool_out"):
+                    cells[i][0] = a & _MASK
+                    cargs[i] = ptrs[i]
+                elif k == "in6_inout":
+                    raw16 = bytes(a)
+                    if len(raw16) != 16:
+                        raise ValueError(f"{sig.params[i].name}: IN6_ADDR needs 16 bytes")
+                    _ffi.memmove(cells[i], raw16, 16)
+                    cargs[i] = ptrs[i]
+                elif k in ("struct", "struct_array"):
+                    sb = sbufs[i]
+                    assert sb is not None
+                    if a is None:
+                        cargs[i] = _ffi.NULL
+                        continue
+                    if k == "struct":
+                        raw = S.pack(a, bits)
+                        sb.ensure(len(raw))
+                    else:
+                        objs = list(a)
+                        raw = S.pack_array(objs, bits) if objs else b""
+                        sb.ensure(max(len(raw), 1))
+                        if objs:
+                            raw = S.pack_array(objs, bits, base=sb.addr)
+                    _ffi.memmove(sb.buf, raw, len(raw))
+                    cargs[i] = sb.ptr
+                    checks.append((i, sb.buf, len(raw), raw, None))
+                else:  # table_out: the host's buffer, zero-filled (slots the DLL skips stay 0)
+                    _ffi.memmove(cells[i], bytes(table_size), table_size)
+                    cargs[i] = ptrs[i]
+            t0 = perf()
+            ret = fn(*cargs)
+            dt = perf() - t0
+            modified: list[int] = []
+            for i, owner, size, raw, s in checks:
+                if buffer(owner, size)[:] != raw:
+                    modified.append(i)
+                    if s is not None:
+                        wcache.drop(s)
+            outputs: dict[int, Any] = {}
+            for i in range(n):
+                k = kinds[i]
+                if k in ("dword_inout", "bool_out"):
+                    outputs[i] = cells[i][0]
+                elif k == "in6_inout":
+                    outputs[i] = bytes(buffer(cells[i], 16))
+                elif k == "table_out":
+                    tab = S.unpack(
+                        "MPRAPI_ADMIN_DLL_CALLBACKS", bytes(buffer(cells[i], table_size)), bits
+                    )
+                    outputs[i] = {"revision": tab.revision} | {
+                        slot: getattr(tab, slot) for slot, _ in TABLE_SLOTS
+                    }
+            return CallResult(
+                returned=None if returns == "void" else ret & _MASK,
+                outputs=outputs,
+                modified_inputs=tuple(modified),
+                seconds=dt,
+            )
+
+        return invoke
+
+    def _plain_invoker(self, fn: Any, name: str) -> Invoker:
+        def invoke(args: tuple[Any, ...]) -> CallResult:
+            if args:
+                raise ValueError(f"{name} is not a callback; it is called as DWORD {name}(void)")
+            t0 = time.perf_counter()
+            ret = fn()
+            return CallResult(returned=int(ret) & _MASK, seconds=time.perf_counter() - t0)
+
+        return invoke
+
+    # -- AdminDll --------------------------------------------------------------------------
+
+    @property
+    def exports(self) -> frozenset[str]:
+        return self._exports
+
+    def export_address(self, name: str) -> int | None:
+        return self._addresses.get(name)
+
+    def handle_call(self, call: Call) -> CallResult:
+        if self._closed:
+            raise RuntimeError(f"{self.path}: library is closed")
+        target = call.target
+        if isinstance(target, str) and call.signature is None:
+            inv = self._invokers.get(target)
+            if inv is None:
+                inv = self._invoker_for_name(target)
+            return inv(call.args)
+        return self._invoker_for_target(call)(call.args)
+
+    def _invoker_for_name(self, name: str) -> Invoker:
+        if name in self._extra_names:
+            inv = self._plain_invoker(getattr(self._extra_lib, name), name)
+            self._invokers[name] = inv
+            return inv
+        if name in self._exports:
+            raise KeyError(f"{self.path}: export {name!r} cannot be bound (not a C identifier)")
+        raise KeyError(f"{self.path} has no export {name!r}")
+
+    def _invoker_for_target(self, call: Call) -> Invoker:
+        sig = signature(call.signature_name)
+        target = call.target
+        key: tuple[int, str]
+        if isinstance(target, str):
+            addr = self._addresses.get(target)
+            if addr is None:
+                raise KeyError(f"{self.path} has no export {target!r}")
+            key = (addr, sig.name)
+        else:
+            key = (target, sig.name)
+        inv = self._invokers.get(key)
+        if inv is None:
+            addr = key[0]
+            if not self._address_is_code(addr):
+                return lambda args: CallResult(
+                    fault=CallFault(
+                        "crash",
+                        f"call to {addr:#x}, which is not code of {os.path.basename(self.path)}"
+                        " (not called: it would crash the process)",
+                        {"address": addr},
+                    ),
+                    issues=(CallIssue("R72", f"table pointer {addr:#x} is outside the library"),),
+                )
+            inv = self._make_invoker(_ffi.cast(_FNPTR[sig.name], addr), sig)
+            self._invokers[key] = inv
+        return inv
+
+    def _address_is_code(self, addr: int) -> bool:
+        """Whether ``addr`` lies in this library's image (so calling it cannot be a wild jump)."""
+        if addr in self._address_names:
+            return True
+        if addr < 0x10000:
+            return False
+        base = _image_base(next(iter(self._addresses.values()), 0))
+        return base is not None and _image_base(addr) == base
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._invokers.clear()
+        self._fns.clear()
+        if self._extra_lib is not None and self._extra_ffi is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._extra_ffi.dlclose(self._extra_lib)
+        with contextlib.suppress(OSError, ValueError):
+            _ffi.dlclose(self._lib)
+        self._cleanup_tmp()
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [
+        ("dli_fname", ctypes.c_char_p),
+        ("dli_fbase", ctypes.c_void_p),
+        ("dli_sname", ctypes.c_char_p),
+        ("dli_saddr", ctypes.c_void_p),
+    ]
+
+
+_dladdr: Any = None
+if not _IS_WINDOWS:
+    try:
+        _libdl = ctypes.CDLL(None)
+        _dladdr = _libdl.dladdr
+        _dladdr.argtypes = [ctypes.c_void_p, ctypes.POINTER(_DlInfo)]
+        _dladdr.restype = ctypes.c_int
+    except (OSError, AttributeError):
+        _dladdr = None
+
+
+def _image_base(addr: int) -> int | None:
+    """Load address of the image that contains ``addr`` (dladdr), or None when unknown."""
+    if _dladdr is None or addr == 0:
+        return None
+    info = _DlInfo()
+    if not _dladdr(ctypes.c_void_p(addr), ctypes.byref(info)):
+        return None
+    return int(info.dli_fbase or 0) or None
+
+
+class NativeLoader(Loader):
+    """Loads host shared libraries with cffi (options: ``private_copy``, default True)."""
+
+    name = "native"
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        self.options = dict(options or {})
+
+    def can_load(self, path: str, head: bytes) -> bool:
+        if head.startswith(b"\x7fELF"):
+            return not _IS_WINDOWS and sys.platform != "darwin"
+        if head[:4] in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe"):
+            return sys.platform == "darwin"
+        return False
+
+    def load(self, path: str, *, bitness: int | None = None) -> NativeAdminDll:
+        if bitness is not None and bitness != host_bits():
+            raise LoadError(
+                f"a native library runs at this Python's bitness ({host_bits()}); "
+                f"the {bitness}-bit host profile needs --loader pe (R17)",
+                where=path,
+            )
+        return NativeAdminDll(path, private_copy=bool(self.options.get("private_copy", True)))

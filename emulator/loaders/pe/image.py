@@ -1,0 +1,246 @@
+"""Parse a PE file into the facts the loader and ``rasemu inspect`` need (pefile, fast path).
+
+Only the import, export, base-relocation, TLS and delay-import directories are parsed
+(a full pefile parse is 3-4x slower, notes pitfall 13).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pefile
+
+from emulator.errors import LoadError
+
+PeMachine = Literal["x86", "x64"]
+
+MACHINE_I386 = 0x14C
+MACHINE_AMD64 = 0x8664
+_IMAGE_FILE_DLL = 0x2000
+_SCN_EXEC = 0x20000000
+_SCN_READ = 0x40000000
+_SCN_WRITE = 0x80000000
+
+_DIRS = (
+    "IMAGE_DIRECTORY_ENTRY_IMPORT",
+    "IMAGE_DIRECTORY_ENTRY_EXPORT",
+    "IMAGE_DIRECTORY_ENTRY_BASERELOC",
+    "IMAGE_DIRECTORY_ENTRY_TLS",
+    "IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One section: name, RVA, mapped size, raw bytes and r/w/x protection."""
+
+    name: str
+    rva: int
+    vsize: int
+    data: bytes
+    readable: bool
+    writable: bool
+    executable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """One export: name (None for ordinal-only), ordinal, RVA (0 when forwarded), forwarder."""
+
+    name: str | None
+    ordinal: int
+    rva: int
+    forwarder: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    """One imported symbol: DLL (as written), name or ordinal, the IAT slot RVA, delay-loaded?"""
+
+    dll: str
+    name: str | None
+    ordinal: int | None
+    iat_rva: int
+    delayed: bool = False
+
+    @property
+    def label(self) -> str:
+        """``dll!name`` or ``dll!#ordinal``, the DLL part lower-case."""
+        sym = self.name if self.name is not None else f"#{self.ordinal}"
+        return f"{self.dll.lower()}!{sym}"
+
+
+@dataclass(frozen=True, slots=True)
+class Tls:
+    """The TLS directory (all as RVAs): template range, index slot, callback array, zero fill."""
+
+    start_rva: int
+    end_rva: int
+    index_rva: int
+    callbacks_rva: int
+    zero_fill: int
+    callbacks: tuple[int, ...]  # callback RVAs
+
+
+@dataclass(slots=True)
+class PeImage:
+    """A parsed PE32/PE32+ image."""
+
+    path: str
+    machine: PeMachine
+    is_dll: bool
+    image_base: int
+    size_of_image: int
+    size_of_headers: int
+    entry_rva: int
+    headers: bytes
+    sections: list[Section] = field(default_factory=list)
+    exports: list[Export] = field(default_factory=list)
+    export_dll_name: str = ""
+    imports: list[Import] = field(default_factory=list)
+    relocations: list[tuple[int, int]] = field(default_factory=list)  # (rva, type)
+    tls: Tls | None = None
+    has_bound_imports: bool = False
+
+    @property
+    def bits(self) -> int:
+        """32 or 64."""
+        return 64 if self.machine == "x64" else 32
+
+    @property
+    def ptr_size(self) -> int:
+        """4 or 8."""
+        return 8 if self.machine == "x64" else 4
+
+    def export_map(self) -> dict[str, Export]:
+        """Named exports by exact name."""
+        return {e.name: e for e in self.exports if e.name is not None}
+
+
+def parse_pe(path: str | os.PathLike[str], data: bytes | None = None) -> PeImage:
+    """Parse ``path`` (or ``data``); raise :class:`LoadError` naming the file if it is not a PE image."""
+    where = os.fspath(path)
+    if data is None:
+        try:
+            with open(where, "rb") as fh:
+                data = fh.read()
+        except IsADirectoryError:
+            raise LoadError("is a directory, expected a PE DLL file", where=where) from None
+        except FileNotFoundError:
+            raise LoadError("no such file, expected a PE DLL file", where=where) from None
+        except OSError as exc:
+            raise LoadError(f"cannot read: {exc.strerror}", where=where) from None
+    if data[:2] != b"MZ":
+        raise LoadError("not a PE image (no MZ header); expected a Windows DLL", where=where)
+    try:
+        pe = pefile.PE(data=data, fast_load=True)
+        pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY[d] for d in _DIRS])
+    except pefile.PEFormatError as exc:
+        raise LoadError(f"not a valid PE image ({exc.value}); expected a Windows DLL", where=where) from None
+    except Exception as exc:  # pefile raises assorted errors on truncated/corrupt input
+        raise LoadError(f"corrupt PE image ({exc}); expected a Windows DLL", where=where) from None
+    try:
+        return _build(pe, where, data)
+    finally:
+        pe.close()
+
+
+def _build(pe: pefile.PE, where: str, data: bytes) -> PeImage:
+    fh = pe.FILE_HEADER
+    oh = pe.OPTIONAL_HEADER
+    if fh.Machine == MACHINE_I386 and oh.Magic == 0x10B:
+        machine: PeMachine = "x86"
+    elif fh.Machine == MACHINE_AMD64 and oh.Magic == 0x20B:
+        machine = "x64"
+    else:
+        raise LoadError(
+            f"unsupported PE machine 0x{fh.Machine:04x} (optional header magic 0x{oh.Magic:x}); "
+            "expected x86 (PE32) or x64 (PE32+)",
+            where=where,
+        )
+    base = int(oh.ImageBase)
+    img = PeImage(
+        path=where,
+        machine=machine,
+        is_dll=bool(fh.Characteristics & _IMAGE_FILE_DLL),
+        image_base=base,
+        size_of_image=int(oh.SizeOfImage),
+        size_of_headers=int(oh.SizeOfHeaders),
+        entry_rva=int(oh.AddressOfEntryPoint),
+        headers=bytes(data[: min(int(oh.SizeOfHeaders), len(data))]),
+    )
+    for s in pe.sections:
+        raw = s.get_data() or b""
+        vsize = int(s.Misc_VirtualSize) or len(raw)
+        ch = int(s.Characteristics)
+        img.sections.append(
+            Section(
+                name=s.Name.rstrip(b"\0").decode("latin-1"),
+                rva=int(s.VirtualAddress),
+                vsize=vsize,
+                data=raw[: max(vsize, 0)] if vsize else raw,
+                readable=bool(ch & _SCN_READ),
+                writable=bool(ch & _SCN_WRITE),
+                executable=bool(ch & _SCN_EXEC),
+            )
+        )
+    exp = getattr(pe, "DIRECTORY_ENTRY_EXPORT", None)
+    if exp is not None:
+        name = exp.name
+        img.export_dll_name = name.decode("latin-1") if isinstance(name, bytes) else ""
+        for sym in exp.symbols:
+            img.exports.append(
+                Export(
+                    name=sym.name.decode("latin-1") if sym.name else None,
+                    ordinal=int(sym.ordinal),
+                    rva=0 if sym.forwarder else int(sym.address),
+                    forwarder=sym.forwarder.decode("latin-1") if sym.forwarder else None,
+                )
+            )
+    for attr, delayed in (("DIRECTORY_ENTRY_IMPORT", False), ("DIRECTORY_ENTRY_DELAY_IMPORT", True)):
+        for entry in getattr(pe, attr, None) or ():
+            dll = entry.dll.decode("latin-1") if entry.dll else "?"
+            for imp in entry.imports:
+                by_ord = bool(imp.import_by_ordinal) or imp.name is None
+                img.imports.append(
+                    Import(
+                        dll=dll,
+                        name=None if by_ord else imp.name.decode("latin-1"),
+                        ordinal=int(imp.ordinal) if by_ord and imp.ordinal is not None else None,
+                        iat_rva=int(imp.address) - base,
+                        delayed=delayed,
+                    )
+                )
+    for block in getattr(pe, "DIRECTORY_ENTRY_BASERELOC", None) or ():
+        for ent in block.entries:
+            if ent.type:  # type 0 is padding
+                img.relocations.append((int(ent.rva), int(ent.type)))
+    tls = getattr(pe, "DIRECTORY_ENTRY_TLS", None)
+    if tls is not None:
+        t = tls.struct
+        cb_rva = int(t.AddressOfCallBacks) - base if t.AddressOfCallBacks else 0
+        callbacks: list[int] = []
+        if cb_rva:
+            ps = img.ptr_size
+            for i in range(1024):
+                try:
+                    raw = pe.get_data(cb_rva + i * ps, ps)
+                except pefile.PEFormatError:
+                    break
+                va = int.from_bytes(raw, "little")
+                if va == 0:
+                    break
+                callbacks.append(va - base)
+        img.tls = Tls(
+            start_rva=int(t.StartAddressOfRawData) - base if t.StartAddressOfRawData else 0,
+            end_rva=int(t.EndAddressOfRawData) - base if t.EndAddressOfRawData else 0,
+            index_rva=int(t.AddressOfIndex) - base if t.AddressOfIndex else 0,
+            callbacks_rva=cb_rva,
+            zero_fill=int(t.SizeOfZeroFill),
+            callbacks=tuple(callbacks),
+        )
+    bound = pe.OPTIONAL_HEADER.DATA_DIRECTORY[11]
+    img.has_bound_imports = bool(bound.VirtualAddress and bound.Size)
+    return img

@@ -1,0 +1,500 @@
+"""PeLoader / PeDll: run a real Windows admin DLL (PE32 x86 or PE32+ x64) under unicorn."""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.abi.callbacks import SIGNATURES, TABLE_SLOTS, Signature, signature, undecorate
+from emulator.errors import LoadError
+from emulator.loaders.base import (
+    AdminDll,
+    Call,
+    CallFault,
+    CallIssue,
+    CallResult,
+    Loader,
+    Machine,
+    ResourceUsage,
+)
+from emulator.loaders.pe.cpu import (
+    FALLBACK_BASE32,
+    SCRATCH,
+    SCRATCH_SIZE,
+    STUBS,
+    Emulator,
+    Outcome,
+    overlaps_fixed,
+)
+from emulator.loaders.pe.faults import disassemble, symbolize
+from emulator.loaders.pe.image import PeImage, parse_pe
+from emulator.loaders.pe.memory import GuestMemoryError
+
+DLL_PROCESS_DETACH = 0
+DLL_PROCESS_ATTACH = 1
+#: default instruction budget per call (a second guard next to the time limit)
+DEFAULT_BUDGET = 2_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A resolved call target: address, export name, signature (None = raw integer args)."""
+
+    addr: int
+    name: str
+    sig: Signature | None
+    issues: tuple[CallIssue, ...]
+
+
+class PeLoader(Loader):
+    """Loads PE DLLs into a CPU emulator. Works on any OS; no Wine, no Windows DLLs.
+
+    ``force_base`` maps the image at that address (relocations applied) instead of its preferred
+    base; ``instruction_budget`` bounds each call (0 = only the time limit).
+    """
+
+    name = "pe"
+
+    def __init__(
+        self,
+        *,
+        force_base: int | None = None,
+        instruction_budget: int = DEFAULT_BUDGET,
+        load_timeout: float = 5.0,
+    ) -> None:
+        self.force_base = force_base
+        self.instruction_budget = instruction_budget
+        self.load_timeout = load_timeout
+
+    def can_load(self, path: str, head: bytes) -> bool:
+        """PE files start with ``MZ``."""
+        return head[:2] == b"MZ"
+
+    def load(self, path: str, *, bitness: int | None = None) -> PeDll:
+        """Parse, map, bind and initialise ``path``; LoadError for anything that is not a fitting DLL."""
+        image = parse_pe(path)
+        where = os.fspath(path)
+        if not image.is_dll:
+            raise LoadError("is a PE executable, not a DLL; expected an admin DLL", where=where)
+        if bitness not in (None, 32, 64):
+            raise ValueError(f"bitness must be 32 or 64, not {bitness!r}")
+        if bitness is not None and image.bits != bitness:
+            want = "x64 (PE32+, AMD64)" if bitness == 64 else "x86 (PE32, i386)"
+            raise LoadError(
+                f"is a {image.bits}-bit {image.machine} DLL but the {bitness}-bit host profile "
+                f"needs an {want} DLL",
+                where=where,
+                rule="R17",
+            )
+        return PeDll(
+            image,
+            force_base=self.force_base,
+            instruction_budget=self.instruction_budget,
+            load_timeout=self.load_timeout,
+        )
+
+
+class PeDll(AdminDll):
+    """A PE DLL running in its own emulated process. Calls are serialised (not thread-safe)."""
+
+    loader_name = "pe"
+
+    def __init__(
+        self,
+        image: PeImage,
+        *,
+        force_base: int | None = None,
+        instruction_budget: int = DEFAULT_BUDGET,
+        load_timeout: float = 5.0,
+    ) -> None:
+        self.image = image
+        self.path = image.path
+        self.machine: Machine = image.machine
+        self.bits = image.bits
+        self.module_name = os.path.basename(image.path) or "admin.dll"
+        self.budget = instruction_budget
+        self.load_timeout = load_timeout
+        self.base = self._choose_base(force_base)
+        self._exports = frozenset(e.name for e in image.exports if e.name is not None)
+        self._export_map = image.export_map()
+        #: every import the emulator does not implement, as ``dll!name`` (``dll!#ordinal``)
+        self.missing_imports: tuple[str, ...] = ()
+        #: exports the DLL forwards elsewhere: (name, "DLL.target")
+        self.forwarded_exports: tuple[tuple[str, str], ...] = tuple(
+            (e.name or f"#{e.ordinal}", e.forwarder) for e in image.exports if e.forwarder
+        )
+        #: debug output written while loading (TLS callbacks, DllMain)
+        self.load_debug_output: tuple[str, ...] = ()
+        #: how many times a fault forced a fresh emulator
+        self.reloads = 0
+        #: seconds the last (re)load took, DllMain included
+        self.load_seconds = 0.0
+        #: debug output written during unload (set by close)
+        self.unload_debug_output: tuple[str, ...] = ()
+        self._plans: dict[tuple[str | int, str | None], _Plan] = {}
+        self._lock = threading.RLock()
+        self._closed = False
+        self._emu: Emulator | None = None
+        self._emu = self._boot()
+
+    # -- loading ------------------------------------------------------------------------------
+    def _choose_base(self, force_base: int | None) -> int:
+        img = self.image
+        if force_base is not None:
+            if force_base & 0xFFFF:
+                raise LoadError(f"forced base 0x{force_base:x} is not 64 KiB aligned", where=img.path)
+            if overlaps_fixed(force_base, img.size_of_image) or (img.bits == 32 and force_base + img.size_of_image > 1 << 32):
+                raise LoadError(f"forced base 0x{force_base:x} collides with the emulator's memory", where=img.path)
+            return force_base
+        if overlaps_fixed(img.image_base, img.size_of_image):
+            return FALLBACK_BASE32 if img.bits == 32 or img.image_base < 1 << 32 else img.image_base
+        return img.image_base
+
+    def _boot(self) -> Emulator:
+        t0 = time.perf_counter()
+        emu = Emulator(self.image, base=self.base, module_name=self.module_name, instruction_budget=self.budget)
+        self.missing_imports = tuple(emu.missing)
+        try:
+            for cb in emu.tls_callbacks():
+                self._init_call(emu, cb, DLL_PROCESS_ATTACH, "TLS callback")
+            if self.image.entry_rva:
+                out = self._init_call(emu, self.base + self.image.entry_rva, DLL_PROCESS_ATTACH, "DllMain")
+                if out.ret & 0xFFFFFFFF == 0:
+                    raise LoadError(
+                        "DllMain(DLL_PROCESS_ATTACH) returned FALSE: the DLL refused to load", where=self.path
+                    )
+        except BaseException:
+            emu.close()
+            raise
+        self.load_debug_output = tuple(emu.proc.debug)
+        emu.proc.debug.clear()
+        self.load_seconds = time.perf_counter() - t0
+        return emu
+
+    def _init_call(self, emu: Emulator, addr: int, reason: int, what: str) -> Outcome:
+        out = emu.call(addr, (self.base, reason, 0), timeout=self.load_timeout)
+        if out.fault is not None:
+            kind, message, detail = out.fault
+            if kind == "missing-api":
+                msg = f"{what} called an API the emulator does not implement: {message}"
+            else:
+                msg = f"{what} failed ({kind}): {message}"
+                pc = detail.get("pc")
+                if isinstance(pc, int):
+                    msg += f" [{symbolize(self.image, self.base, self.module_name, pc)}]"
+            raise LoadError(msg, where=self.path)
+        return out
+
+    def _reload(self) -> None:
+        old = self._emu
+        self._emu = None
+        if old is not None:
+            old.close()
+        self.reloads += 1
+        self._emu = self._boot()
+
+    # -- AdminDll -----------------------------------------------------------------------------
+    @property
+    def exports(self) -> frozenset[str]:
+        """Every exported name exactly as the image has it."""
+        return self._exports
+
+    def export_address(self, name: str) -> int | None:
+        """Address of export ``name`` (forwarded exports have none)."""
+        e = self._export_map.get(name)
+        if e is None or e.forwarder:
+            return None
+        return self.base + e.rva
+
+    def _plan(self, call: Call) -> _Plan:
+        key = (call.target, call.signature)
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        issues: list[CallIssue] = []
+        target = call.target
+        if isinstance(target, int):
+            if call.signature is None:
+                raise ValueError("a call by address needs an explicit signature")
+            addr = target
+            name = call.signature
+            if not self.base <= addr < self.base + self.image.size_of_image:
+                # not necessarily an error (a pointer into the DLL's heap code); checked at run time
+                pass
+            for e in self.image.exports:
+                if e.rva and self.base + e.rva == addr and e.name:
+                    name = e.name
+        else:
+            name = target
+            e = self._export_map.get(target)
+            if e is None:
+                sig0 = SIGNATURES.get(target)
+                found = None
+                if sig0 is not None:
+                    for dec in sig0.decorated_names():
+                        if dec in self._export_map:
+                            found = self._export_map[dec]
+                            break
+                if found is None:
+                    raise LoadError(f"the DLL has no export named {target!r}", where=self.path, rule="R16")
+                e = found
+                issues.append(
+                    CallIssue(
+                        "R49",
+                        f"{target} is exported only under the decorated name {e.name!r}; "
+                        "export the plain name (a .def file or -Wl,--kill-at)",
+                        {"export": e.name, "plain": target},
+                    )
+                )
+            if e.forwarder:
+                raise LoadError(f"export {target!r} is forwarded to {e.forwarder}", where=self.path)
+            addr = self.base + e.rva
+        sig: Signature | None
+        if call.signature is not None:
+            sig = signature(call.signature)
+        else:
+            assert isinstance(target, str)
+            sig = SIGNATURES.get(target) or SIGNATURES.get(undecorate(target) or "")
+        plan = _Plan(addr, name, sig, tuple(issues))
+        self._plans[key] = plan
+        return plan
+
+    def handle_call(self, call: Call) -> CallResult:
+        """Marshal, run, check conventions (R50-R52), read outputs, detect [in] writes (R69)."""
+        with self._lock:
+            t0 = time.perf_counter()
+            if self._closed or self._emu is None:
+                raise RuntimeError(f"{self.path}: the DLL is closed")
+            plan = self._plan(call)
+            emu = self._emu
+            emu.proc.debug.clear()
+            try:
+                argv, inputs, outs = self._marshal(emu, plan, call.args)
+            except GuestMemoryError as exc:
+                raise ValueError(f"arguments do not fit the scratch area: {exc}") from None
+            out = emu.call(plan.addr, argv, timeout=call.timeout)
+            debug = tuple(emu.proc.debug)
+            if out.fault is not None:
+                fault = self._fault(emu, plan, out)
+                self._reload()
+                return CallResult(
+                    fault=fault, debug_output=debug, issues=plan.issues, seconds=time.perf_counter() - t0
+                )
+            issues = list(plan.issues)
+            self._check_convention(plan, len(argv), out, issues)
+            mem = emu.mem
+            modified = tuple(i for i, addr, raw in inputs if mem.read(addr, len(raw)) != raw)
+            outputs: dict[int, Any] = {}
+            for i, kind, addr in outs:
+                if kind == "dword_inout" or kind == "bool_out":
+                    outputs[i] = mem.u32(addr)
+                elif kind == "in6_inout":
+                    outputs[i] = mem.read(addr, 16)
+                else:
+                    outputs[i] = self._read_table(emu, addr)
+            returned = None if plan.sig is not None and plan.sig.returns == "void" else out.ret & 0xFFFFFFFF
+            return CallResult(
+                returned=returned,
+                outputs=outputs,
+                modified_inputs=modified,
+                issues=tuple(issues),
+                debug_output=debug,
+                seconds=time.perf_counter() - t0,
+            )
+
+    # -- marshalling ----------------------------------------------------------------------------
+    def _marshal(
+        self, emu: Emulator, plan: _Plan, args: Sequence[Any]
+    ) -> tuple[list[int], list[tuple[int, int, bytes]], list[tuple[int, str, int]]]:
+        sig = plan.sig
+        mem = emu.mem
+        if sig is None:
+            return [int(a) for a in args], [], []
+        if len(args) != len(sig.params):
+            raise ValueError(f"{sig.name} takes {len(sig.params)} arguments, got {len(args)}")
+        ptr = SCRATCH
+        argv: list[int] = []
+        inputs: list[tuple[int, int, bytes]] = []
+        outs: list[tuple[int, str, int]] = []
+        bits = self.bits
+        for i, (p, value) in enumerate(zip(sig.params, args, strict=True)):
+            kind = p.kind
+            if kind == "wstr":
+                if value is None:
+                    argv.append(0)
+                    continue
+                raw = str(value).encode("utf-16-le", "surrogatepass") + b"\0\0"
+                mem.write(ptr, raw)
+                inputs.append((i, ptr, raw))
+            elif kind in ("dword_inout", "bool_out"):
+                mem.write(ptr, struct.pack("<I", int(value) & 0xFFFFFFFF))
+                outs.append((i, kind, ptr))
+                raw = b"1234"
+            elif kind == "in6_inout":
+                raw = bytes(value) if value is not None else bytes(16)
+                if len(raw) != 16:
+                    raise ValueError(f"{sig.name}: parameter {p.name} needs 16 bytes")
+                mem.write(ptr, raw)
+                outs.append((i, kind, ptr))
+            elif kind == "table_out":
+                raw = bytes(self._table_size())
+                mem.write(ptr, raw)
+                outs.append((i, kind, ptr))
+            elif kind in ("struct", "struct_array"):
+                if value is None:
+                    argv.append(0)
+                    continue
+                from emulator.abi import structs  # written by another component
+
+                if kind == "struct":
+                    raw = structs.pack(value, bits, base=ptr)
+                else:
+                    raw = structs.pack_array(value, bits, base=ptr)
+                mem.write(ptr, raw)
+                inputs.append((i, ptr, raw))
+            else:  # pragma: no cover - a new kind in callbacks.py
+                raise ValueError(f"unknown parameter kind {kind!r}")
+            argv.append(ptr)
+            ptr = (ptr + len(raw) + 15) & ~15
+            if ptr > SCRATCH + SCRATCH_SIZE:
+                raise ValueError(f"{sig.name}: arguments exceed the {SCRATCH_SIZE}-byte scratch area")
+        return argv, inputs, outs
+
+    def _table_size(self) -> int:
+        ps = self.bits // 8
+        return ps + ps * len(TABLE_SLOTS)
+
+    def _read_table(self, emu: Emulator, addr: int) -> dict[str, int]:
+        ps = self.bits // 8
+        table: dict[str, int] = {"revision": emu.mem.u8(addr)}
+        for n, (slot, _) in enumerate(TABLE_SLOTS):
+            a = addr + ps * (n + 1)
+            table[slot] = emu.mem.u64(a) if ps == 8 else emu.mem.u32(a)
+        return table
+
+    # -- checks -----------------------------------------------------------------------------------
+    def _check_convention(self, plan: _Plan, argc: int, out: Outcome, issues: list[CallIssue]) -> None:
+        name = plan.name
+        if self.bits == 32:
+            popped = out.sp - (out.entry_sp + 4)
+            want = 4 * argc
+            if popped != want:
+                detail = {"expected_pop": want, "popped": popped, "esp_before": out.entry_sp, "esp_after": out.sp}
+                if popped == 0:
+                    issues.append(
+                        CallIssue(
+                            "R50",
+                            f"{name} is __cdecl: it left its {want} argument bytes on the stack; "
+                            "callbacks must be __stdcall (CALLBACK/APIENTRY)",
+                            detail,
+                        )
+                    )
+                    issues.append(
+                        CallIssue("R51", f"{name} popped 0 bytes of arguments, stdcall pops {want}", detail)
+                    )
+                else:
+                    issues.append(
+                        CallIssue("R51", f"{name} popped {popped} bytes of arguments, expected exactly {want}", detail)
+                    )
+            for reg, want_v, got in out.clobbered:
+                issues.append(
+                    CallIssue(
+                        "R51",
+                        f"{name} did not preserve {reg} (0x{want_v:x} before, 0x{got:x} after)",
+                        {"register": reg, "before": want_v, "after": got},
+                    )
+                )
+            if out.flags & 0x400:
+                issues.append(CallIssue("R51", f"{name} returned with the direction flag (DF) set", {"eflags": out.flags}))
+        else:
+            if out.sp != out.entry_sp + 8:
+                issues.append(
+                    CallIssue(
+                        "R52",
+                        f"{name} did not restore RSP (0x{out.entry_sp + 8:x} expected, 0x{out.sp:x} found)",
+                        {"register": "RSP", "before": out.entry_sp + 8, "after": out.sp},
+                    )
+                )
+            for reg, want_v, got in out.clobbered:
+                issues.append(
+                    CallIssue(
+                        "R52",
+                        f"{name} did not preserve {reg} (0x{want_v:x} before, 0x{got:x} after)",
+                        {"register": reg, "before": want_v, "after": got},
+                    )
+                )
+
+    def _fault(self, emu: Emulator, plan: _Plan, out: Outcome) -> CallFault:
+        assert out.fault is not None
+        kind, message, detail = out.fault
+        d: dict[str, Any] = dict(detail)
+        d["export"] = plan.name
+        pc = d.get("pc", out.pc)
+        if "api" in d:
+            caller = d.get("caller", 0)
+            where = symbolize(self.image, self.base, self.module_name, caller)
+            message = f"{message} (called from {where})"
+            d["caller_symbol"] = where
+            pc = caller
+        if isinstance(pc, int) and pc and pc != STUBS:
+            d["pc"] = pc
+            d["symbol"] = symbolize(self.image, self.base, self.module_name, pc)
+            if kind in ("crash", "exception", "timeout"):
+                d["disassembly"] = disassemble(emu.mem.read, pc, self.bits)
+        return CallFault(kind, f"{plan.name}: {message}", d)  # type: ignore[arg-type]
+
+    # -- resources / close --------------------------------------------------------------------------
+    def resource_usage(self) -> ResourceUsage | None:
+        """Live heap blocks and handles the DLL made, each with its allocation site (R76)."""
+        with self._lock:
+            emu = self._emu
+            if emu is None:
+                return None
+            sites: dict[str, str] = {}
+            live = emu.heap.live()
+            for addr, b in sorted(live.items()):
+                where = symbolize(self.image, self.base, self.module_name, b.site)
+                sites[f"heap:0x{addr:x}"] = f"{b.size} bytes from {b.api} called at {where}"
+            handles = emu.proc.handles.open
+            for h, e in sorted(handles.items()):
+                where = symbolize(self.image, self.base, self.module_name, e.site)
+                sites[f"handle:0x{h:x}"] = f"{e.kind} from {e.api} called at {where}"
+            return ResourceUsage(
+                heap_blocks=len(live),
+                heap_bytes=sum(b.size for b in live.values()),
+                handles=len(handles),
+                sites=sites,
+            )
+
+    def close(self) -> None:
+        """DLL_PROCESS_DETACH (TLS callbacks, DllMain, then atexit functions) and free the emulator."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            emu = self._emu
+            self._emu = None
+            if emu is None:
+                return
+            try:
+                for cb in emu.tls_callbacks():
+                    if emu.call(cb, (self.base, DLL_PROCESS_DETACH, 0), timeout=self.load_timeout).fault:
+                        return
+                if self.image.entry_rva:
+                    entry = self.base + self.image.entry_rva
+                    if emu.call(entry, (self.base, DLL_PROCESS_DETACH, 0), timeout=self.load_timeout).fault:
+                        return
+                for fn in reversed(emu.proc.onexit):
+                    if emu.call(fn, (), timeout=self.load_timeout).fault:
+                        return
+            finally:
+                self.unload_debug_output = tuple(emu.proc.debug)
+                emu.close()
+
+    def __repr__(self) -> str:
+        return f"<PeDll {self.module_name} {self.machine} at 0x{self.base:x}>"

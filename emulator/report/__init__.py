@@ -1,0 +1,227 @@
+"""Conformance reports: the :class:`Report` data and its renderers (text, JSON, JUnit XML).
+
+A report covers one conformance run: the DLL(s) registered together, the host profile, the
+loader, the strictness gate, every finding (deduplicated), statistics and per-scenario results.
+Renderers live in :mod:`emulator.report.text`, :mod:`emulator.report.json` and
+:mod:`emulator.report.junit`; :func:`write_atomic` writes any of them safely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from emulator import __version__
+from emulator.conformance.findings import Finding, Severity
+
+__all__ = [
+    "SCHEMA",
+    "Report",
+    "ScenarioSummary",
+    "dedupe",
+    "sort_findings",
+    "write_atomic",
+]
+
+#: the JSON report's schema identifier (emulator/report/schema/report-1.json)
+SCHEMA = "rasemu-report/1"
+
+LEVELS = ("strict", "practice")
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioSummary:
+    """How one scenario went: ``ok`` is False when it produced error findings or the host did not start."""
+
+    name: str
+    ok: bool
+    findings: int
+    seconds: float = 0.0
+    skipped: str | None = None
+    sessions: int = 0
+    calls: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The scenario entry of the JSON report."""
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "findings": self.findings,
+            "seconds": round(self.seconds, 6),
+            "skipped": self.skipped,
+            "sessions": self.sessions,
+            "calls": self.calls,
+        }
+
+
+def dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings without repeats of the same (rule, subject, message), first occurrence kept."""
+    seen: set[tuple[str, str, str]] = set()
+    out: list[Finding] = []
+    for f in findings:
+        key = (f.rule, f.subject, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _rule_key(rule: str) -> tuple[int, str]:
+    return (int(rule[1:]), rule) if rule[1:].isdigit() else (10_000, rule)
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Errors first, then warnings, then info; within a severity by rule number."""
+    return sorted(findings, key=lambda f: (-f.severity.rank, _rule_key(f.rule)))
+
+
+@dataclass(slots=True)
+class Report:
+    """The result of checking one DLL (or several registered together) under one profile.
+
+    ``level_met`` is the strictest required-export level (AMBIG-1, section 8) every DLL meets:
+    ``"strict"``, ``"practice"`` or None. ``stats`` holds at least ``sessions``, ``calls`` and
+    ``seconds`` (wall time of the run). ``dll_info`` has one mapping per DLL (path, loader,
+    machine, chosen variant) when the host loaded it. ``traces`` (scenario name -> events) is
+    kept in memory for ``--trace-dir`` and is not part of the JSON report.
+    """
+
+    dlls: list[str]
+    profile: str
+    loader: str
+    strictness: str
+    level_met: str | None
+    findings: list[Finding]
+    stats: dict[str, Any]
+    scenarios: list[ScenarioSummary] = field(default_factory=list)
+    started: bool = True
+    dll_info: list[dict[str, Any]] = field(default_factory=list)
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    version: str = __version__
+    schema: str = SCHEMA
+    traces: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+
+    @property
+    def dll(self) -> str:
+        """The DLL path, or the ``;``-joined list when several were registered together."""
+        return ";".join(self.dlls)
+
+    def count(self, severity: Severity) -> int:
+        """How many findings have ``severity``."""
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    @property
+    def passed(self) -> bool:
+        """True when no finding has error severity (the CLI's exit status 0)."""
+        return self.count(Severity.ERROR) == 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as a ``rasemu-report/1`` JSON object."""
+        return {
+            "schema": self.schema,
+            "rasemu": self.version,
+            "created": self.created,
+            "dll": self.dll,
+            "dlls": list(self.dlls),
+            "profile": self.profile,
+            "loader": self.loader,
+            "strictness": self.strictness,
+            "level_met": self.level_met,
+            "started": self.started,
+            "passed": self.passed,
+            "summary": {s.value: self.count(s) for s in Severity},
+            "findings": [_finding_json(f) for f in sort_findings(self.findings)],
+            "stats": _stats_json(self.stats),
+            "scenarios": [s.to_json() for s in self.scenarios],
+            "dll_info": [dict(d) for d in self.dll_info],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Report:
+        """Rebuild a report from :meth:`to_json` output (traces are not stored)."""
+        return cls(
+            dlls=list(data["dlls"]),
+            profile=data["profile"],
+            loader=data["loader"],
+            strictness=data["strictness"],
+            level_met=data["level_met"],
+            findings=[
+                Finding(
+                    f["rule"],
+                    Severity(f["severity"]),
+                    f["message"],
+                    tuple(f.get("evidence", ())),
+                    f.get("subject", ""),
+                    f.get("extra", {}),
+                )
+                for f in data["findings"]
+            ],
+            stats=dict(data["stats"]),
+            scenarios=[
+                ScenarioSummary(s["name"], s["ok"], s["findings"], s["seconds"], s.get("skipped"),
+                                s.get("sessions", 0), s.get("calls", 0))
+                for s in data["scenarios"]
+            ],
+            started=data.get("started", True),
+            dll_info=[dict(d) for d in data.get("dll_info", [])],
+            created=data.get("created", ""),
+            version=data["rasemu"],
+            schema=data["schema"],
+        )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able copy: mappings and sequences recursively, anything else unknown as text."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def _finding_json(f: Finding) -> dict[str, Any]:
+    out: dict[str, Any] = _plain(f.to_json())
+    return out
+
+
+def _stats_json(stats: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = _plain(stats)
+    out.setdefault("sessions", 0)
+    out.setdefault("calls", 0)
+    out["seconds"] = round(float(out.get("seconds", 0.0)), 6)
+    return out
+
+
+def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    target = Path(path)
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def findings_by_rule(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
+    """Findings grouped by rule id, groups ordered errors first then by rule number."""
+    groups: dict[str, list[Finding]] = {}
+    for f in sort_findings(findings):
+        groups.setdefault(f.rule, []).append(f)
+    return groups

@@ -1,0 +1,159 @@
+"""Human-readable reports: rich tables on a terminal, plain text otherwise.
+
+Findings are grouped by rule (errors first) with severity, message and a short evidence excerpt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from emulator.conformance.findings import Finding, Severity
+from emulator.conformance.rules import RULES
+from emulator.report import Report, findings_by_rule
+
+EVIDENCE_CHARS = 160
+_EXTRA_RULES = {"X-SCENARIO": "a scenario expectation (rasemu's own check)"}
+
+
+def rule_title(rule: str) -> str:
+    """The rule's short text from the contract (``X-...`` ids: rasemu's own checks)."""
+    r = RULES.get(rule)
+    if r is not None:
+        return r.text.replace("`", "")
+    return _EXTRA_RULES.get(rule, "rasemu check")
+
+
+def evidence_excerpt(f: Finding, limit: int = EVIDENCE_CHARS) -> str:
+    """The first evidence item as compact JSON, cut to ``limit`` characters ("" if none)."""
+    if not f.evidence:
+        return ""
+    text = json.dumps(_compact(f.evidence[0]), ensure_ascii=False, default=str, separators=(", ", ": "))
+    more = f" (+{len(f.evidence) - 1} more)" if len(f.evidence) > 1 else ""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text + more
+
+
+_NOISE = frozenset({"t", "seconds", "seq", "dll", "instance", "probe", "session"})
+
+
+def _compact(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An evidence item without bookkeeping keys (the finding already names the DLL)."""
+    out = {k: v for k, v in item.items() if k not in _NOISE and v not in (None, [], {})}
+    return out or dict(item)
+
+
+def _level_line(r: Report) -> str:
+    if r.level_met is None:
+        return "none (the required exports of the 'practice' level are not all there)"
+    if r.level_met == "strict":
+        return "strict (documented required set [S2]) and practice"
+    return "practice (observed practice [S1] + Microsoft's samples), not strict"
+
+
+def _verdict(r: Report) -> str:
+    e, w, i = (r.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
+    word = "PASS" if r.passed else "FAIL"
+    return f"{word}: {e} error(s), {w} warning(s), {i} note(s)"
+
+
+def _scenario_line(r: Report) -> str:
+    parts = []
+    for s in r.scenarios:
+        mark = "skipped" if s.skipped else ("ok" if s.ok else "FAILED")
+        parts.append(f"{s.name} {mark}")
+    return ", ".join(parts) or "none"
+
+
+def _stats_line(r: Report) -> str:
+    st = r.stats
+    return f"{st.get('sessions', 0)} sessions, {st.get('calls', 0)} calls, {float(st.get('seconds', 0.0)):.2f} s"
+
+
+def _loader_line(r: Report) -> str:
+    return f"{r.loader}; gate: {r.strictness}"
+
+
+def render_plain(reports: Sequence[Report]) -> str:
+    """All reports as plain text (no colour, no box drawing)."""
+    out: list[str] = []
+    for n, r in enumerate(reports):
+        if n:
+            out.append("")
+        out.append(f"rasemu {r.version} conformance report")
+        out.append(f"  DLL        {r.dll}")
+        out.append(f"  profile    {r.profile}")
+        out.append(f"  loader     {_loader_line(r)}")
+        out.append(f"  started    {'yes' if r.started else 'no (the service would not start)'}")
+        out.append(f"  level met  {_level_line(r)}")
+        out.append(f"  scenarios  {_scenario_line(r)}")
+        out.append(f"  stats      {_stats_line(r)}")
+        groups = findings_by_rule(r.findings)
+        if groups:
+            out.append("")
+            out.append("Findings")
+        for rule, items in groups.items():
+            worst = items[0].severity.value
+            out.append(f"  {rule} [{worst}] {rule_title(rule)}")
+            for f in items:
+                out.append(f"    - {f.severity.value}: {f.message}")
+                ev = evidence_excerpt(f)
+                if ev:
+                    out.append(f"      evidence: {ev}")
+        out.append("")
+        out.append(_verdict(r))
+    return "\n".join(out) + "\n"
+
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_rich(reports: Sequence[Report], console: Any) -> None:
+    """Print all reports to a ``rich.console.Console`` as tables."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    for n, r in enumerate(reports):
+        if n:
+            console.print()
+        head = Table.grid(padding=(0, 2))
+        head.add_column(style="bold")
+        head.add_column()
+        for k, v in (
+            ("DLL", r.dll),
+            ("profile", r.profile),
+            ("loader", _loader_line(r)),
+            ("started", "yes" if r.started else "[red]no (the service would not start)[/]"),
+            ("level met", _level_line(r)),
+            ("stats", _stats_line(r)),
+        ):
+            head.add_row(k, v if k == "started" else escape(v))
+        console.print(f"[bold]rasemu {escape(r.version)} conformance report[/]")
+        console.print(head)
+        if r.scenarios:
+            sc = Table(title="Scenarios", title_justify="left", show_edge=False)
+            for col in ("scenario", "result", "findings", "sessions", "seconds"):
+                sc.add_column(col, justify="right" if col in ("findings", "sessions", "seconds") else "left")
+            for s in r.scenarios:
+                res = (f"[dim]skipped: {escape(s.skipped)}[/]" if s.skipped
+                       else ("[green]ok[/]" if s.ok else "[red]failed[/]"))
+                sc.add_row(escape(s.name), res, str(s.findings), str(s.sessions), f"{s.seconds:.2f}")
+            console.print(sc)
+        groups = findings_by_rule(r.findings)
+        if groups:
+            ft = Table(title="Findings", title_justify="left", show_lines=True, expand=True)
+            ft.add_column("rule", max_width=32)
+            ft.add_column("severity", no_wrap=True)
+            ft.add_column("message / evidence", ratio=1)
+            for rule, items in groups.items():
+                for j, f in enumerate(items):
+                    sev = f.severity.value
+                    label = f"[bold]{rule}[/]\n[dim]{escape(rule_title(rule))}[/]" if j == 0 else ""
+                    ev = evidence_excerpt(f)
+                    body = escape(f.message) + (f"\n[dim]{escape(ev)}[/]" if ev else "")
+                    ft.add_row(label, f"[{_STYLE[sev]}]{sev}[/]", body)
+            console.print(ft)
+        style = "bold green" if r.passed else "bold red"
+        console.print(f"[{style}]{escape(_verdict(r))}[/]")
