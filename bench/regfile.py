@@ -53,8 +53,34 @@ def best(fn: object, repeat: int) -> float:
     return min(times)
 
 
+def timings(reg: Registry, data: bytes, repeat: int) -> dict[str, float]:
+    """Best-of-``repeat`` seconds for each operation on the same file."""
+    out = {
+        "export": best(lambda: export(reg), repeat),
+        "baseline": best(lambda: data[2:].decode("utf-16-le").split("\n"), repeat),
+        "parse": best(lambda: parse(data), repeat),
+        "import": best(lambda: import_bytes(data, Registry()), repeat),
+    }
+    check = Registry()
+    import_bytes(data, check)
+    assert export(check) == data, "round trip failed"
+    return out
+
+
+def file_import(path: Path, repeat: int) -> tuple[float, int, int]:
+    """(seconds, peak bytes, bytes kept by the result) of import_file."""
+    seconds = best(lambda: import_file(path, Registry()), repeat)
+    gc.collect()
+    tracemalloc.start()
+    imported = Registry()
+    import_file(path, imported)
+    retained, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return seconds, peak, retained
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--mb", type=float, default=50.0, help="approximate export size in MB")
     ap.add_argument("--repeat", type=int, default=3, help="runs per timing (best is shown)")
     args = ap.parse_args()
@@ -63,43 +89,27 @@ def main() -> None:
     reg = build(args.mb)
     build_s = time.perf_counter() - t0
     data = export(reg)
-    mb = len(data) / 1e6
+    size = len(data)
+    mb = size / 1e6
     lines = data.count(b"\r\0\n\0")
     print(f"generated registry in {build_s:.2f} s; export is {mb:.1f} MB ({lines} lines)")
-
-    t_export = best(lambda: export(reg), args.repeat)
-    t_base = best(lambda: data[2:].decode("utf-16-le").split("\n"), args.repeat)
-    t_parse = best(lambda: parse(data), args.repeat)
-    t_import = best(lambda: import_bytes(data, Registry()), args.repeat)
-
-    check = Registry()
-    import_bytes(data, check)
-    assert export(check) == data, "round trip failed"
-    del check
-
+    t = timings(reg, data, args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.reg"
         path.write_bytes(data)
-        size = len(data)
         del data, reg
-        t_file = best(lambda: import_file(path, Registry()), args.repeat)
-        # Peak memory of importing the file (reading included), measured alone.
-        gc.collect()
-        tracemalloc.start()
-        imported = Registry()
-        import_file(path, imported)
-        retained, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        t_file, peak, retained = file_import(path, args.repeat)
 
-    print(f"baseline decode+split : {t_base:6.3f} s  {mb / t_base:7.1f} MB/s")
-    print(f"parse only            : {t_parse:6.3f} s  {mb / t_parse:7.1f} MB/s  "
-          f"({t_parse / t_base:.1f}x baseline)")
-    print(f"import (parse+apply)  : {t_import:6.3f} s  {mb / t_import:7.1f} MB/s  "
-          f"({t_import / t_base:.1f}x baseline)  target < 5 s for 50 MB: "
-          f"{'met' if t_import * 50 / mb < 5 else 'MISSED'}")
+    base = t["baseline"]
+    print(f"baseline decode+split : {base:6.3f} s  {mb / base:7.1f} MB/s")
+    print(f"parse only            : {t['parse']:6.3f} s  {mb / t['parse']:7.1f} MB/s  "
+          f"({t['parse'] / base:.1f}x baseline)")
+    print(f"import (parse+apply)  : {t['import']:6.3f} s  {mb / t['import']:7.1f} MB/s  "
+          f"({t['import'] / base:.1f}x baseline)  target < 5 s for 50 MB: "
+          f"{'met' if t['import'] * 50 / mb < 5 else 'MISSED'}")
     print(f"import_file (streamed): {t_file:6.3f} s  {mb / t_file:7.1f} MB/s")
-    print(f"export                : {t_export:6.3f} s  {mb / t_export:7.1f} MB/s  "
-          f"({t_export / t_base:.1f}x baseline)")
+    print(f"export                : {t['export']:6.3f} s  {mb / t['export']:7.1f} MB/s  "
+          f"({t['export'] / base:.1f}x baseline)")
     print(f"import_file peak mem  : {peak / 1e6:7.1f} MB = {peak / size:.2f}x file size "
           f"(target < 4x: {'met' if peak < 4 * size else 'MISSED'}); the imported registry "
           f"keeps {retained / 1e6:.1f} MB = {retained / size:.2f}x")

@@ -10,12 +10,15 @@ wrong input (InputError).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from emulator.conformance.findings import Finding
+from emulator.conformance.findings import Finding, Severity
 from emulator.errors import InputError
 from emulator.host.discovery import ADMIN_DLL_KEY
 from emulator.host.profiles import Profile, get_profile
@@ -152,6 +155,36 @@ def _dll_info(host: HostLike) -> list[dict[str, Any]]:
     return out
 
 
+def _guarded(host: HostLike, scn: Scenario) -> ScenarioResult:
+    """run_scenario, with an emulator failure turned into an X-INTERNAL finding (RASEMU_DEBUG=1 re-raises).
+
+    Wrong input (InputError) still propagates: it is the user's to fix, not a finding.
+    """
+    t0 = time.perf_counter()
+    try:
+        return run_scenario(host, scn)
+    except InputError:
+        raise
+    except Exception as exc:
+        if os.environ.get("RASEMU_DEBUG"):
+            raise
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
+        finding = Finding(
+            "X-INTERNAL", Severity.ERROR,
+            f"rasemu failed while running scenario {scn.name!r}: {type(exc).__name__}: {exc} "
+            f"(at {where}; not a verdict on the DLL - set RASEMU_DEBUG=1 for the traceback)",
+            ({"scenario": scn.name, "exception": type(exc).__name__, "at": where},),
+            subject="rasemu")
+        with contextlib.suppress(Exception):
+            host.stop()
+        findings: list[Finding] = []
+        with contextlib.suppress(Exception):
+            findings = list(host.findings)
+        return ScenarioResult(scn.name, False, False, [*findings, finding],
+                              seconds=time.perf_counter() - t0)
+
+
 def check_dlls(
     paths: Sequence[str | Path],
     *,
@@ -252,7 +285,7 @@ def _run_group(
         host = factory(registry=registry, profile=prof, loader=loader, isolate=isolate,
                        strictness=strictness, call_timeout=call_timeout, path_map=path_map,
                        trace=keep_traces)
-        result: ScenarioResult = run_scenario(host, scn)
+        result = _guarded(host, scn)
         if started is None or not info:
             info = _dll_info(host) or info
             level = _level_met(host, len(files)) if result.started else level
@@ -274,7 +307,7 @@ def _run_group(
         host = factory(registry=registry, profile=prof, loader=loader, isolate=isolate,
                        strictness=strictness, call_timeout=call_timeout, path_map=path_map,
                        trace=keep_traces)
-        result = run_scenario(host, Scenario("start-stop", "start and stop the service", ()))
+        result = _guarded(host, Scenario("start-stop", "start and stop the service", ()))
         started = result.started
         findings.extend(result.findings)
         info = _dll_info(host)

@@ -11,7 +11,6 @@ Address byte order (AMBIG-5, section 8): a ``DWORD`` address holds the bytes a,b
 
 from __future__ import annotations
 
-import ipaddress
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -37,7 +36,13 @@ HANDLE_BASE = 0x10000
 
 def dword_to_ip(value: int) -> IPv4Address:
     """The address a DLL wrote as a DWORD in network byte order (memory a,b,c,d)."""
-    return IPv4Address((value & 0xFFFFFFFF).to_bytes(4, "little"))
+    return IPv4Address(((value & 0xFF) << 24) | ((value >> 8 & 0xFF) << 16)
+                       | ((value >> 16 & 0xFF) << 8) | (value >> 24 & 0xFF))
+
+
+def dotted(value: int) -> str:
+    """``dword_to_ip(value)`` as text, without building an address object."""
+    return f"{value & 0xFF}.{value >> 8 & 0xFF}.{value >> 16 & 0xFF}.{value >> 24 & 0xFF}"
 
 
 def ip_to_dword(addr: IPv4Address | int | str | None) -> int:
@@ -113,14 +118,14 @@ class SessionInfo:
 
     @property
     def server(self) -> str:
-        """The server-side IPCP address as dotted text."""
+        """The server-side IPCP address: .1 of the client's /24 (.2 if the client is .1)."""
         if self.server_address is not None:
             return str(self.server_address)
         if self.address is None:
             return ""
-        net = ipaddress.IPv4Network(f"{self.address}/24", strict=False)
-        first = net.network_address + 1
-        return str(first if first != self.address else net.network_address + 2)
+        a = int(self.address)
+        net = a & 0xFFFFFF00
+        return str(IPv4Address(net + (1 if a & 0xFF != 1 else 2)))
 
     def flags(self) -> int:
         """``dwConnectionFlags``."""
@@ -285,3 +290,44 @@ def build_args(sig: str, s: SessionInfo, bitness: int, *, port: str | None = Non
     if n == "2":
         return (conn0(s), conn1(s, stats), conn2(s))
     return (conn0(s), conn1(s, stats))
+
+
+def shape(sig: str) -> str:
+    """Which structures callback ``sig`` takes: ``nt4``, ``ex``, ``link``, ``3``, ``2`` or ``1``.
+
+    Callbacks of one shape take the same argument objects, so a session builds them once.
+    """
+    if sig.startswith("RasAdmin"):
+        return "nt4"
+    if sig.endswith("Ex"):
+        return "ex"
+    if "Link" in sig:
+        return "link"
+    if sig[-1] == "3" or sig == "MprAdminAcceptReauthentication":
+        return "3"
+    if sig[-1] == "2":
+        return "2"
+    return "1"
+
+
+_STAT_FIELDS = ("dwBytesXmited", "dwBytesRcved", "dwFramesXmited", "dwFramesRcved")
+
+
+def refresh(args: tuple[object, ...], s: SessionInfo, stats: int) -> None:
+    """Update reused argument objects: duration, quarantine state, flags and counters."""
+    dur = s.duration
+    for o in args:
+        if isinstance(o, list):
+            continue
+        if hasattr(o, "dwConnectDuration"):
+            o.dwConnectDuration = dur
+        if hasattr(o, "rasQuarState"):
+            o.rasQuarState = s.quarantine_state
+        if hasattr(o, "dwConnectionFlags"):
+            o.dwConnectionFlags = s.flags()
+        if stats and hasattr(o, "dwBytesXmited"):
+            o.dwBytesXmited, o.dwBytesRcved = stats * 1500, stats * 1200
+            if hasattr(o, "dwFramesXmited"):
+                o.dwFramesXmited = o.dwFramesRcved = stats
+        if stats and isinstance(o, S.RAS_PORT_STATISTICS):
+            o.dwPortBytesXmited, o.dwPortBytesRcved = stats * 1500, stats * 1200

@@ -101,6 +101,8 @@ class Session:
     _pool: bool = field(default=False, repr=False)
     _gen: int = field(default=0, repr=False)
     _cgen: dict[int, int] = field(default_factory=dict, repr=False)
+    _argc: dict[tuple[str, str | None], tuple[Any, ...]] = field(default_factory=dict,
+                                                                 repr=False)
 
 
 class RasHost:
@@ -447,6 +449,19 @@ class RasHost:
     def _odd(user: str, port: str) -> bool:
         return not user or not port or len(user) >= UNLEN or len(port) >= MAX_PORT_NAME - 1
 
+    def _args(self, s: Session, sig: str, port: str | None = None, stats: int = 0
+              ) -> tuple[Any, ...]:
+        """Structure arguments for ``sig``: built once per session and shape, then refreshed."""
+        shp = conn.shape(sig)
+        key = (shp, port if shp in ("link", "nt4") else None)
+        a = s._argc.get(key)
+        if a is None:
+            a = conn.build_args(sig, s.info, self._bits, port=port, stats=stats)
+            s._argc[key] = a
+        else:
+            conn.refresh(a, s.info, stats)
+        return a
+
     def _pool_take(self) -> int:
         with self._slock:
             if self._pool_free:
@@ -554,7 +569,7 @@ class RasHost:
             s._cgen.setdefault(ld.index, ld.generation["conn"])
             plan = ld.plan
             assert plan is not None and plan.accept is not None
-            args = conn.build_args(plan.accept.signature, s.info, self._bits, port=port)
+            args = self._args(s, plan.accept.signature, port)
             res, ev = self._call(ld, "conn", plan.accept, args, s.id)
             s._accepted += 1
             found = dchk.result_findings(ev, ld.path, res, odd_names=odd)
@@ -581,8 +596,7 @@ class RasHost:
             if plan.accept_link is None:
                 continue
             res, ev = self._call(ld, "conn", plan.accept_link,
-                                 conn.build_args(plan.accept_link.signature, s.info, self._bits,
-                                                 port=port), s.id)
+                                 self._args(s, plan.accept_link.signature, port), s.id)
             asked += 1
             found = dchk.result_findings(ev, ld.path, res, odd_names=odd)
             found += dchk.bool_findings(ev, ld.path, res.returned)
@@ -618,8 +632,7 @@ class RasHost:
             n += 1
             gen = ld.generation["conn"]
             res, ev = self._call(ld, "conn", plan.hangup_link,
-                                 conn.build_args(plan.hangup_link.signature, s.info, self._bits,
-                                                 port=port, stats=1), s.id)
+                                 self._args(s, plan.hangup_link.signature, port, 1), s.id)
             if not self._consequence(ld, s, gen, ev, res):
                 self._add_locked(dchk.result_findings(ev, ld.path, res))
 
@@ -629,8 +642,7 @@ class RasHost:
             assert plan is not None and plan.hangup is not None
             gen = ld.generation["conn"]
             res, ev = self._call(ld, "conn", plan.hangup,
-                                 conn.build_args(plan.hangup.signature, s.info, self._bits,
-                                                 port=port, stats=1), s.id)
+                                 self._args(s, plan.hangup.signature, port, 1), s.id)
             if not self._consequence(ld, s, gen, ev, res):
                 self._add_locked(dchk.result_findings(ev, ld.path, res))
 
@@ -672,6 +684,7 @@ class RasHost:
         elif refused_link:
             self._conn_down(s)  # the connection itself was accepted by every DLL
         self._release(s)
+        s._argc.clear()
 
     def add_link(self, session: Session, port: str) -> bool:
         """Add a link (multilink); every DLL must accept it (R21, R22; NT 4.0: R37)."""
@@ -705,6 +718,7 @@ class RasHost:
         else:
             self._link_down(session, port)
         session.links.remove(port)
+        session._argc.pop(("nt4" if self.profile.nt4 else "link", port), None)
 
     def disconnect(self, session: Session) -> None:
         """Link hang-ups, connection hang-up, then Release (section 8 order)."""
@@ -720,6 +734,7 @@ class RasHost:
                 self._link_down(session, p)
             self._conn_down(session)
         self._release(session)
+        session._argc.clear()
 
     def reauthenticate(self, session: Session, quarantine_state: int) -> bool:
         """NAP quarantine change (2008+): every DLL's AcceptReauthentication(Ex) must say TRUE.
@@ -738,8 +753,7 @@ class RasHost:
             if plan.reauth is None:
                 continue
             res, ev = self._call(ld, "conn", plan.reauth,
-                                 conn.build_args(plan.reauth.signature, session.info,
-                                                 self._bits), session.id)
+                                 self._args(session, plan.reauth.signature), session.id)
             self._add_locked(dchk.result_findings(ev, ld.path, res)
                              + dchk.bool_findings(ev, ld.path, res.returned))
             if res.fault is not None or not res.returned:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from emulator.abi.callbacks import Param
-from emulator.host.connection import dword_to_ip
+from emulator.host.connection import dotted
 
 Event = dict[str, Any]
 
@@ -60,7 +60,7 @@ def summarise_arg(param: Param, value: Any) -> Any:
     if kind == "wstr":
         return value
     if kind == "dword_inout":
-        return str(dword_to_ip(value))
+        return dotted(value)
     if kind == "bool_out":
         return value
     if kind == "in6_inout":
@@ -76,7 +76,7 @@ def summarise_output(param: Param, value: Any) -> Any:
     """One read-back output as plain JSON."""
     kind = param.kind
     if kind == "dword_inout":
-        return str(dword_to_ip(value))
+        return dotted(value)
     if kind == "in6_inout":
         return bytes(value).hex()
     if kind == "table_out":

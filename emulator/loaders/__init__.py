@@ -9,5 +9,18 @@ from emulator.loaders.base import (
     Loader,
     ResourceUsage,
 )
+from emulator.loaders.select import LOADERS, detect_loader, make_loader, open_dll
 
-__all__ = ["AdminDll", "Call", "CallFault", "CallIssue", "CallResult", "Loader", "ResourceUsage"]
+__all__ = [
+    "LOADERS",
+    "AdminDll",
+    "Call",
+    "CallFault",
+    "CallIssue",
+    "CallResult",
+    "Loader",
+    "ResourceUsage",
+    "detect_loader",
+    "make_loader",
+    "open_dll",
+]

@@ -57,18 +57,33 @@ def result_to_tuple(r: CallResult) -> tuple[Any, ...]:
     )
 
 
+_FIELDS = ("returned", "outputs", "modified_inputs", "fault", "issues", "debug_output", "seconds")
+try:
+    _SETTERS = (
+        [CallResult.__dict__[n].__set__ for n in _FIELDS]
+        if tuple(CallResult.__slots__) == _FIELDS
+        else None
+    )
+except (AttributeError, KeyError):  # pragma: no cover - base.py without slots
+    _SETTERS = None
+
+
 def tuple_to_result(t: tuple[Any, ...]) -> CallResult:
     """Inverse of :func:`result_to_tuple`."""
     returned, outputs, modified, fault, issues, debug, seconds = t
-    return CallResult(
-        returned=returned,
-        outputs=outputs,
-        modified_inputs=modified,
-        fault=None if fault is None else CallFault(fault[0], fault[1], fault[2]),
-        issues=tuple(CallIssue(a, b, c) for a, b, c in issues),
-        debug_output=debug,
-        seconds=seconds,
-    )
+    if fault is not None:
+        fault = CallFault(fault[0], fault[1], fault[2])
+    if issues:
+        issues = tuple(CallIssue(a, b, c) for a, b, c in issues)
+    if _SETTERS is None:  # pragma: no cover
+        return CallResult(returned, outputs, modified, fault, issues, debug, seconds)
+    # the frozen dataclass __init__ is ~3x slower than setting the slots directly
+    r = object.__new__(CallResult)
+    for setter, value in zip(
+        _SETTERS, (returned, outputs, modified, fault, issues, debug, seconds), strict=True
+    ):
+        setter(r, value)
+    return r
 
 
 def read_frame(fh: IO[bytes]) -> Any:

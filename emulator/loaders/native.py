@@ -403,20 +403,61 @@ def _is_c_identifier(name: str) -> bool:
 # ------------------------------------------------------------------------------------------
 
 
+def _result_factory() -> Callable[[int | None, dict[int, Any], tuple[int, ...], float], CallResult]:
+    """A CallResult constructor for the hot path (the frozen dataclass __init__ is 3x slower)."""
+    try:
+        setters = [CallResult.__dict__[n].__set__ for n in CallResult.__slots__]
+    except (AttributeError, KeyError):  # pragma: no cover - base.py without slots
+        return lambda r, o, m, s: CallResult(returned=r, outputs=o, modified_inputs=m, seconds=s)
+    if list(CallResult.__slots__) != [
+        "returned",
+        "outputs",
+        "modified_inputs",
+        "fault",
+        "issues",
+        "debug_output",
+        "seconds",
+    ]:  # pragma: no cover - a changed base.py
+        return lambda r, o, m, s: CallResult(returned=r, outputs=o, modified_inputs=m, seconds=s)
+    s_ret, s_out, s_mod, s_fault, s_iss, s_dbg, s_sec = setters
+    new = object.__new__
+
+    def make(
+        returned: int | None, outputs: dict[int, Any], modified: tuple[int, ...], seconds: float
+    ) -> CallResult:
+        r = new(CallResult)
+        s_ret(r, returned)
+        s_out(r, outputs)
+        s_mod(r, modified)
+        s_fault(r, None)
+        s_iss(r, ())
+        s_dbg(r, ())
+        s_sec(r, seconds)
+        return r
+
+    return make
+
+
+fast_result = _result_factory()
+
+
 class _WStrCache:
-    """UTF-16LE + NUL buffers for repeated names (users, ports); LRU-bounded."""
+    """UTF-16LE + NUL buffers for repeated names (users, ports); LRU-bounded.
+
+    Items are (owner cdata, ``uint16_t *``, encoded bytes, buffer view of owner).
+    """
 
     def __init__(self, limit: int = 4096) -> None:
-        self._items: OrderedDict[str, tuple[Any, Any, bytes]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[Any, Any, bytes, Any]] = OrderedDict()
         self._limit = limit
 
-    def get(self, s: str) -> tuple[Any, Any, bytes]:
+    def get(self, s: str) -> tuple[Any, Any, bytes, Any]:
         item = self._items.get(s)
         if item is None:
             raw = s.encode("utf-16-le", "surrogatepass") + b"\0\0"
             owner = _ffi.new("char[]", len(raw))  # exact size: ffi.buffer(owner) == raw
             _ffi.memmove(owner, raw, len(raw))
-            item = (owner, _ffi.cast("uint16_t *", owner), raw)
+            item = (owner, _ffi.cast("uint16_t *", owner), raw, _ffi.buffer(owner))
             self._items[s] = item
             if len(self._items) > self._limit:
                 self._items.popitem(last=False)
@@ -556,6 +597,7 @@ class NativeAdminDll(AdminDll):
         )
         buffer = _ffi.buffer
         perf = time.perf_counter
+        make = fast_result
 
         if simple_ip:
             # hot path: GetIpAddressForUser / ReleaseIpAddress (both families)
@@ -582,19 +624,15 @@ class NativeAdminDll(AdminDll):
                     ret = fn(u[1] if u else _ffi.NULL, p[1] if p else _ffi.NULL, p2)
                 dt = perf() - t0
                 modified: tuple[int, ...] = ()
-                if u is not None and buffer(u[0])[:] != u[2]:
+                if u is not None and u[3][:] != u[2]:
                     modified += (0,)
                     wcache.drop(user)
-                if p is not None and buffer(p[0])[:] != p[2]:
+                if p is not None and p[3][:] != p[2]:
                     modified += (1,)
                     wcache.drop(port)
-                outputs = {2: c2[0], 3: c3[0]} if has_notify else {2: c2[0]}
-                return CallResult(
-                    returned=None if is_void else ret & _MASK,
-                    outputs=outputs,
-                    modified_inputs=modified,
-                    seconds=dt,
-                )
+                if has_notify:
+                    return make(ret & _MASK, {2: c2[0], 3: c3[0]}, modified, dt)
+                return make(None if is_void else ret & _MASK, {2: c2[0]}, modified, dt)
 
             return invoke_ip
 
@@ -610,7 +648,7 @@ class NativeAdminDll(AdminDll):
                     if a is None:
                         cargs[i] = _ffi.NULL
                     else:
-                        owner, ptr, raw = wcache.get(a)
+                        owner, ptr, raw, _view = wcache.get(a)
                         cargs[i] = ptr
                         checks.append((i, owner, len(raw), raw, a))
                 elif k in ("dword_inout", "bool_out"):

@@ -178,6 +178,8 @@ def join_path(root: str, names: Iterable[str]) -> str:
 
 
 _Target = tuple[str, tuple[str, ...]]  # (physical root, physical component names)
+# Path mapping is a pure function of (root, names, view): cache it (names keep their case).
+_TARGET_CACHE: dict[tuple[str, tuple[str, ...], int], tuple[_Target, ...]] = {}
 
 
 class Registry:
@@ -196,11 +198,14 @@ class Registry:
 
     # -- path resolution -------------------------------------------------
 
-    def _targets(self, root: str, names: tuple[str, ...], view: int | None) -> list[_Target]:
+    def _targets(self, root: str, names: tuple[str, ...], view: int | None) -> tuple[_Target, ...]:
         """Physical candidates for a logical path: one, or two for HKCR (HKCU first)."""
         if view is None:
             view = self.default_view
-        elif view not in (32, 64):
+        cached = _TARGET_CACHE.get((root, names, view))
+        if cached is not None:
+            return cached
+        if view not in (32, 64):
             raise ValueError(f"view must be 32, 64 or None, not {view!r}")
         if root == HKEY_CLASSES_ROOT:
             cands = [
@@ -214,7 +219,11 @@ class Registry:
             if view == 32:
                 n = wow64.to_view32(r, n)
             out.append((r, wow64.resolve_links(r, n)))
-        return out
+        result = tuple(out)
+        if len(_TARGET_CACHE) >= _PATH_CACHE_MAX:
+            _TARGET_CACHE.clear()
+        _TARGET_CACHE[(root, names, view)] = result
+        return result
 
     def _node(self, root: str, names: tuple[str, ...]) -> Node | None:
         node: Node | None = self._roots[root]

@@ -578,10 +578,7 @@ class _Parser:
             segs.append(nxt)
             seg = nxt[2]
         if regular:
-            if len(segs) == 1:
-                joined = seg
-            else:
-                joined = "".join([s[:-1] for _, _, s in segs[:-1]]) + seg
+            joined = seg if len(segs) == 1 else "".join([s[:-1] for _, _, s in segs[:-1]]) + seg
             n = len(joined)
             if n == 0:
                 return b""

@@ -31,7 +31,6 @@ import itertools
 import json
 import os
 import sys
-import threading
 import weakref
 from collections.abc import Callable, Mapping, MutableMapping
 from types import TracebackType
@@ -165,12 +164,16 @@ def _default_environ() -> MutableMapping[str, str]:
     }
 
 
+_Targets = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 class _Open:
     """State of one open handle (or of a predefined key)."""
 
-    __slots__ = ("access", "cache", "hkcr", "ident", "names", "root", "targets", "view")
+    __slots__ = ("access", "cache", "hkcr", "ident", "names", "node", "nver", "root", "targets",
+                 "view")
 
-    def __init__(self, root: str, names: tuple[str, ...], targets: list[tuple[str, tuple[str, ...]]],
+    def __init__(self, root: str, names: tuple[str, ...], targets: _Targets,
                  ident: int | None, access: int, view: int) -> None:
         self.root = root  # model root name (HKEY_CLASSES_ROOT for the merged view)
         self.names = names  # logical components below the root
@@ -180,6 +183,8 @@ class _Open:
         self.view = view
         self.hkcr = root == _m.HKEY_CLASSES_ROOT or len(targets) != 1
         self.cache: tuple[int, list[str]] | None = None
+        self.node: Node | None = None  # the key's node, valid while registry._version == nver
+        self.nver = -1
 
 
 class PyHKEY:
@@ -467,14 +472,15 @@ class FakeWinreg:
                  environ: MutableMapping[str, str] | None = None) -> None:
         self.registry = registry if registry is not None else Registry()
         self.environ: MutableMapping[str, str] = environ if environ is not None else _default_environ()
+        # dict operations are atomic under the GIL: no lock for the handle table
         self._handles: dict[int, _Open] = {}
         self._owners: dict[int, weakref.ref[PyHKEY]] = {}
         self._next = itertools.count(0x1A4, 4)
-        self._hlock = threading.Lock()
         self._reflection_disabled: set[int] = set()
+        # HKEY_PERFORMANCE_DATA / HKEY_DYN_DATA get root "" and fail with ERROR_INVALID_HANDLE
         self._predefined = {
-            h: _Open(root, (), [], None, KEY_ALL_ACCESS | _MAXIMUM_ALLOWED, 0)
-            for h, root in _PREDEFINED.items() if root is not None
+            h: _Open(root or "", (), (), None, KEY_ALL_ACCESS | _MAXIMUM_ALLOWED, 0)
+            for h, root in _PREDEFINED.items()
         }
 
     def __repr__(self) -> str:
@@ -484,17 +490,15 @@ class FakeWinreg:
 
     def open_handles(self) -> list[tuple[int, str]]:
         """(handle, key path) of every handle still open, oldest first (leak check)."""
-        with self._hlock:
-            items = list(self._handles.items())
+        items = list(self._handles.items())
         return [(h, _m.join_path(st.root, st.names)) for h, st in items]
 
     def close_all(self) -> int:
         """Close every open handle; return how many were open."""
-        with self._hlock:
-            n = len(self._handles)
-            self._handles.clear()
-            owners = list(self._owners.values())
-            self._owners.clear()
+        n = len(self._handles)
+        self._handles.clear()
+        owners = list(self._owners.values())
+        self._owners.clear()
         for ref in owners:
             obj = ref()
             if obj is not None:
@@ -502,9 +506,8 @@ class FakeWinreg:
         return n
 
     def _close(self, h: int) -> None:
-        with self._hlock:
-            st = self._handles.pop(h, None)
-            self._owners.pop(h, None)
+        st = self._handles.pop(h, None)
+        self._owners.pop(h, None)
         if st is None and h not in self._predefined:
             raise win_error(ERROR_INVALID_HANDLE)
 
@@ -537,9 +540,8 @@ class FakeWinreg:
     def _new_handle(self, st: _Open) -> PyHKEY:
         h = next(self._next)
         obj = PyHKEY(self, h)
-        with self._hlock:
-            self._handles[h] = st
-            self._owners[h] = weakref.ref(obj)
+        self._handles[h] = st
+        self._owners[h] = weakref.ref(obj)
         return obj
 
     def _view(self, access: int) -> int:
@@ -555,7 +557,11 @@ class FakeWinreg:
     def _node(self, st: _Open) -> Node:
         """The key a handle refers to; ERROR_KEY_DELETED if it is gone."""
         reg = self.registry
+        if st.nver == reg._version:
+            return st.node  # type: ignore[return-value]
         if st.ident is None:
+            if not st.root:
+                raise win_error(ERROR_INVALID_HANDLE)
             if st.root == _m.HKEY_CLASSES_ROOT:
                 for t in reg._targets(_m.HKEY_CLASSES_ROOT, (), 64):
                     node = reg._node(*t)
@@ -568,19 +574,21 @@ class FakeWinreg:
             if node is not None:
                 if node.ident != st.ident and not st.hkcr:
                     break
+                st.node = node
+                st.nver = reg._version
                 return node
         raise win_error(ERROR_KEY_DELETED)
 
     def _resolve(self, st: _Open, names: tuple[str, ...], view: int
-                 ) -> tuple[tuple[str, ...], list[tuple[str, tuple[str, ...]]]]:
+                 ) -> tuple[tuple[str, ...], _Targets]:
         if st.ident is not None or st.names:
             self._node(st)  # a deleted parent fails with ERROR_KEY_DELETED
         full = st.names + names
         return full, self.registry._targets(st.root, full, view)
 
-    def _check_root_usable(self, key: object) -> None:
-        h = self._handle_int(key)
-        if h in (HKEY_PERFORMANCE_DATA, HKEY_DYN_DATA):
+    @staticmethod
+    def _usable(st: _Open) -> None:
+        if not st.root:  # HKEY_PERFORMANCE_DATA, HKEY_DYN_DATA
             raise win_error(ERROR_INVALID_HANDLE)
 
     @staticmethod
@@ -627,7 +635,7 @@ class FakeWinreg:
         st = self._state(key)
         h = self._handle_int(key)
         sys.audit("winreg.CreateKey", h, sub, KEY_WRITE if func == "CreateKey" else access)
-        self._check_root_usable(key)
+        self._usable(st)
         if reserved != 0:
             raise win_error(ERROR_INVALID_PARAMETER)
         view = self._view(access)
@@ -678,7 +686,7 @@ class FakeWinreg:
         assert sub is not None
         st = self._state(key)
         sys.audit("winreg.DeleteKey", self._handle_int(key), sub, access)
-        self._check_root_usable(key)
+        self._usable(st)
         if reserved != 0:
             raise win_error(ERROR_INVALID_PARAMETER)
         view = self._view(access)
@@ -716,7 +724,7 @@ class FakeWinreg:
         name = _str_arg("DeleteValue", 2, value, True) or ""
         st = self._state(key)
         sys.audit("winreg.DeleteValue", self._handle_int(key), value)
-        self._check_root_usable(key)
+        self._usable(st)
         self._need(st, KEY_SET_VALUE)
         reg = self.registry
         with reg._lock:
@@ -731,7 +739,6 @@ class FakeWinreg:
     def _writable(self, st: _Open, node: Node) -> Node:
         reg = self.registry
         if node.gen == reg._gen:
-            reg._version += 1
             return node
         if st.ident is None and st.root != _m.HKEY_CLASSES_ROOT:
             return reg._wnode(st.root, ())
@@ -746,7 +753,7 @@ class FakeWinreg:
         index = _int_arg(index, True)
         st = self._state(key)
         sys.audit("winreg.EnumKey", self._handle_int(key), index)
-        self._check_root_usable(key)
+        self._usable(st)
         self._need(st, KEY_ENUMERATE_SUB_KEYS)
         with self.registry._lock:
             names = self._subkeys(st, self._node(st))
@@ -759,7 +766,7 @@ class FakeWinreg:
         index = _int_arg(index, True)
         st = self._state(key)
         sys.audit("winreg.EnumValue", self._handle_int(key), index)
-        self._check_root_usable(key)
+        self._usable(st)
         self._need(st, KEY_QUERY_VALUE)
         with self.registry._lock:
             values = self._node(st).values
@@ -778,7 +785,7 @@ class FakeWinreg:
     def FlushKey(self, key: object, /) -> None:
         """Nothing to flush in memory; checks the handle."""
         st = self._state(key)
-        self._check_root_usable(key)
+        self._usable(st)
         with self.registry._lock:
             self._node(st)
 
@@ -824,7 +831,7 @@ class FakeWinreg:
         access = _int_arg(access, True)
         st = self._state(key)
         sys.audit("winreg.OpenKey", self._handle_int(key), sub, access)
-        self._check_root_usable(key)
+        self._usable(st)
         if reserved not in (0, REG_OPTION_OPEN_LINK):
             raise win_error(ERROR_INVALID_PARAMETER)
         view = self._view(access)
@@ -853,7 +860,7 @@ class FakeWinreg:
         """(number of subkeys, number of values, last write time as FILETIME int)."""
         st = self._state(key)
         sys.audit("winreg.QueryInfoKey", self._handle_int(key))
-        self._check_root_usable(key)
+        self._usable(st)
         self._need(st, KEY_QUERY_VALUE)
         with self.registry._lock:
             node = self._node(st)
@@ -864,7 +871,7 @@ class FakeWinreg:
         sub = _str_arg("QueryValue", 2, sub_key, True)
         st = self._state(key)
         sys.audit("winreg.QueryValue", self._handle_int(key), sub, None)
-        self._check_root_usable(key)
+        self._usable(st)
         if sub:
             child = self.OpenKey(key, sub, 0, KEY_QUERY_VALUE)
             try:
@@ -897,7 +904,7 @@ class FakeWinreg:
         with reg._lock:
             entry = self._node(st).values.get(fold(name) if name else "")
         if entry is None:
-            self._check_root_usable(key)
+            self._usable(st)
             raise win_error(ERROR_FILE_NOT_FOUND)
         return from_registry(entry[2], entry[1]), entry[1]
 
@@ -907,7 +914,7 @@ class FakeWinreg:
         assert fname is not None
         st = self._state(key)
         sys.audit("winreg.SaveKey", self._handle_int(key), fname)
-        self._check_root_usable(key)
+        self._usable(st)
         with self.registry._lock:
             node = self._node(st)
             doc = {"format": HIVE_FORMAT, "version": 1, "key": _dump(node)}
@@ -929,7 +936,7 @@ class FakeWinreg:
             raise TypeError(f"SetValue() argument 4 must be str, not {value.__class__.__name__}")
         st = self._state(key)
         sys.audit("winreg.SetValue", self._handle_int(key), sub, typ, value)
-        self._check_root_usable(key)
+        self._usable(st)
         if sub:
             child = self.CreateKeyEx(key, sub, 0, KEY_SET_VALUE)
             try:
@@ -965,8 +972,6 @@ class FakeWinreg:
                 node = reg._wnode(*reg._targets(_m.HKEY_CLASSES_ROOT, (), 64)[-1])
             elif node.gen != reg._gen:
                 node = self._writable(st, node)
-            else:
-                reg._version += 1
             f = fold(name)
             old = node.values.get(f)
             node.values[f] = (old[0] if old is not None else name, typ, data)

@@ -414,3 +414,32 @@ def test_lenient_odd_utf16_and_bad_utf8_are_noted() -> None:
     reg = parse(b"\xef\xbb\xbf" + (V5 + "\r\n\r\n[" + K + ']\r\n"a"="\xff"\r\n').encode("latin-1"),
                 strict=False)
     assert reg.ops[1] == SetValue(K, "a", 1, w("\ufffd"), "<bytes>", 4, 1)
+
+
+# -- streaming: the file is decoded ~1 MB at a time; chunk edges must not matter -----
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 64])
+@pytest.mark.parametrize("nl", ["\r\n", "\n", "\r"])
+@pytest.mark.parametrize("encoding", ["utf-16", "cp1252"])
+def test_chunk_edges_do_not_change_the_result(
+    chunk: int, nl: str, encoding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import emulator.registry.regfile as regfile
+
+    lines = [V5, "", f"[{K}\\\u00e9]", '"a"="x\u00e9"', '"b"=hex:01,02,\\', "  03", "", '@=dword:00000001', ""]
+    if encoding == "utf-16":
+        lines[3] = '"a"="\U0001f600 \ud83d\ude00x"'  # surrogate pairs may straddle a chunk edge
+        data = b"\xff\xfe" + nl.join(lines).encode("utf-16-le", "surrogatepass")
+    else:
+        data = nl.join(lines).encode("cp1252")
+    whole = parse(data)
+    monkeypatch.setattr(regfile, "_CHUNK", chunk)
+    assert parse(data) == whole
+    assert [op.line for op in whole.ops] == [3, 4, 5, 8]
+
+
+def test_hex_comment_cases_like_regedit() -> None:
+    # A comment after the data ends the list even when a backslash follows inside it.
+    got = values(body('"a"=hex:01 ; comment \\', '"b"=hex:02,\\ ; more', "  03"))
+    assert got == {"a": (3, b"\1"), "b": (3, b"\2\3")}

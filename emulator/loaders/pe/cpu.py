@@ -51,6 +51,10 @@ from unicorn import x86_const as X
 from unicorn.unicorn_py3.unicorn import uclib
 
 from emulator.errors import LoadError
+from emulator.loaders.pe.ucfast import HOOK_CODE, ffi, handle, reg_batch
+from emulator.loaders.pe.ucfast import lib as _lib
+
+_unpack = ffi.unpack
 from emulator.loaders.pe.heap import Heap
 from emulator.loaders.pe.image import PeImage
 from emulator.loaders.pe.memory import PAGE, GuestMemoryError, Memory, Region, page_up, perms_of
@@ -110,7 +114,6 @@ _RAX = X.UC_X86_REG_RAX
 _EAX = X.UC_X86_REG_EAX
 _EDX = X.UC_X86_REG_EDX
 
-_HOOK_CODE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
 _ACCESS = {
     UC_MEM_READ_UNMAPPED: "read",
     UC_MEM_WRITE_UNMAPPED: "write",
@@ -243,7 +246,6 @@ class Emulator:
         self._running = False
         self._deadline = 0.0
         self._timed_out = False
-        self._r64 = ctypes.c_uint64()
         self._map_fixed()
         self.heap = Heap(self.mem, self.mem.map("heap", HEAP, HEAP_SIZE))
         self.ctx = Ctx(self.mem, self.heap, self.proc, self)
@@ -473,13 +475,13 @@ class Emulator:
     # ---------------------------------------------------------------------------------------------
     # hooks
     def _install_hooks(self) -> None:
-        cb = _HOOK_CODE_CB(self._on_stub)
+        cb = ffi.callback(HOOK_CODE, self._on_stub)
         h = ctypes.c_size_t()
         err = uclib.uc_hook_add(
-            self._uch,
+            self.uc._uch,
             ctypes.byref(h),
             UC_HOOK_CODE,
-            ctypes.cast(cb, ctypes.c_void_p),
+            ctypes.c_void_p(int(ffi.cast("uintptr_t", cb))),
             None,
             ctypes.c_uint64(STUBS + STUB_SLOT),
             ctypes.c_uint64(STUBS + STUBS_SIZE - 1),
@@ -508,17 +510,17 @@ class Emulator:
             self._intr = intno
         uc.emu_stop()
 
-    def _on_stub(self, uch: int, address: int, size: int, user: int) -> None:
+    def _on_stub(self, uch: Any, address: int, size: int, user: Any) -> None:
         ent = self._dispatch.get(address)
         if ent is None:
             return
         fn, argc, label, ret64, unpack = ent
         ctx = self.ctx
-        r = self._r64
+        rv = self._rv
         try:
             if self.x64:
-                uclib.uc_reg_read_batch(uch, self._argregs, self._argptrs, 5)
-                sp, *regs = self._argarr
+                _lib.uc_reg_read_batch(uch, self._argregs, self._argptrs, 5)
+                sp, *regs = _unpack(self._argvals, 5)
                 ctx._regargs = regs
                 ctx.sp = sp
                 off = sp - STACK
@@ -531,8 +533,8 @@ class Emulator:
                 else:
                     args = regs + [self.mem.u64(sp + 40 + 8 * i) for i in range(argc - 4)]
             else:
-                uclib.uc_reg_read(uch, _ESP, self._r64p)
-                sp = r.value
+                _lib.uc_reg_read(uch, _ESP, rv)
+                sp = rv[0]
                 off = sp - STACK
                 if 0 <= off and sp + unpack.size <= STACK_TOP:
                     vals = unpack.unpack_from(self.stack.buf, off)
@@ -544,18 +546,18 @@ class Emulator:
             ctx.api = label
             res = fn(ctx, *args)
             if self.x64:
-                r.value = (res or 0) & 0xFFFFFFFFFFFFFFFF
-                uclib.uc_reg_write(uch, _RAX, self._r64p)
+                rv[0] = (res or 0) & 0xFFFFFFFFFFFFFFFF
+                _lib.uc_reg_write(uch, _RAX, rv)
             else:
                 v = (res or 0) & 0xFFFFFFFFFFFFFFFF
-                r.value = v & 0xFFFFFFFF
-                uclib.uc_reg_write(uch, _EAX, self._r64p)
+                rv[0] = v & 0xFFFFFFFF
+                _lib.uc_reg_write(uch, _EAX, rv)
                 if ret64:
-                    r.value = v >> 32
-                    uclib.uc_reg_write(uch, _EDX, self._r64p)
+                    rv[0] = v >> 32
+                    _lib.uc_reg_write(uch, _EDX, rv)
         except ApiFault as exc:
             self._pending = (exc.kind, exc.message, {"api": label, "caller": ctx.caller})
-            uclib.uc_emu_stop(uch)
+            _lib.uc_emu_stop(uch)
         except GuestMemoryError as exc:
             self._pending = (
                 "crash",
@@ -564,90 +566,88 @@ class Emulator:
                 {"api": label, "caller": ctx.caller, "address": exc.address,
                  "access": "write" if exc.write else "read"},
             )
-            uclib.uc_emu_stop(uch)
+            _lib.uc_emu_stop(uch)
         except Exception as exc:  # an emulator bug must not kill the host
             self._pending = (
                 "crash",
                 f"internal error while emulating {label}: {type(exc).__name__}: {exc}",
                 {"api": label, "caller": ctx.caller, "internal": True},
             )
-            uclib.uc_emu_stop(uch)
+            _lib.uc_emu_stop(uch)
 
     # ---------------------------------------------------------------------------------------------
     # calls
     def _setup_batches(self) -> None:
-        def batch(ids: Sequence[int], width: int = 1) -> tuple[Any, Any, Any]:
-            regs = (ctypes.c_int * len(ids))(*ids)
-            arr = (ctypes.c_uint64 * (len(ids) * width))()
-            base = ctypes.addressof(arr)
-            ptrs = (ctypes.c_void_p * len(ids))(*[base + 8 * width * i for i in range(len(ids))])
-            return regs, ptrs, arr
-
-        self._r64p = ctypes.byref(self._r64)
+        self._uh = handle(self.uc)
+        self._rv = ffi.new("uint64_t[1]")
         mask = (1 << self.bits) - 1
+        saved_ids = [r for _, r in (X64_SAVED if self.x64 else X86_SAVED)]
         if self.x64:
-            self._argregs, self._argptrs, self._argarr = batch(
+            self._argregs, self._argptrs, self._argvals = reg_batch(
                 [X.UC_X86_REG_RSP, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX, X.UC_X86_REG_R8, X.UC_X86_REG_R9]
             )
-            saved = X64_SAVED
+            self._saved = X64_SAVED + X64_XMM
             entry_ids = [X.UC_X86_REG_RSP, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX, X.UC_X86_REG_R8, X.UC_X86_REG_R9]
             out_ids = [X.UC_X86_REG_RAX, X.UC_X86_REG_RSP, X.UC_X86_REG_EFLAGS, X.UC_X86_REG_RIP]
             xmm_ids = [r for _, r in X64_XMM]
-            self._xmm_in = batch(xmm_ids, 2)
-            self._xmm_out = batch(xmm_ids, 2)
+            words = [1] * (4 + len(saved_ids)) + [2] * len(xmm_ids)
+            canaries = [((CANARY + 0x01010101 * i) * 0x100000001) & mask for i in range(len(saved_ids))]
             for i in range(len(xmm_ids)):
-                lo = (CANARY * 0x100000001 + i) & mask
-                self._xmm_in[2][2 * i] = lo
-                self._xmm_in[2][2 * i + 1] = ~lo & mask
-            self._xmm_bytes = bytes(self._xmm_in[2])
+                lo = (CANARY * 0x100000001 + 0x1000 + i) & mask
+                canaries += [lo, ~lo & mask]
+            set_ids = saved_ids + xmm_ids + [X.UC_X86_REG_EFLAGS]
+            set_words = [1] * len(saved_ids) + [2] * len(xmm_ids) + [1]
         else:
-            saved = X86_SAVED
+            self._saved = X86_SAVED
             entry_ids = [X.UC_X86_REG_ESP]
             out_ids = [X.UC_X86_REG_EAX, X.UC_X86_REG_ESP, X.UC_X86_REG_EFLAGS, X.UC_X86_REG_EIP]
-        self._saved = saved
-        self._entry = batch(entry_ids)
+            xmm_ids = []
+            words = [1] * (4 + len(saved_ids))
+            canaries = [(CANARY + 0x01010101 * i) & mask for i in range(len(saved_ids))]
+            set_ids = saved_ids + [X.UC_X86_REG_EFLAGS]
+            set_words = [1] * (len(saved_ids) + 1)
+        self._entry = reg_batch(entry_ids)
         self._nentry = len(entry_ids)
-        self._out = batch(out_ids + [r for _, r in saved])
-        self._nout = len(out_ids) + len(saved)
-        self._canaries = [((CANARY + 0x01010101 * i) * (0x100000001 if self.x64 else 1)) & mask for i in range(len(saved))]
-        self._canary_set = batch([r for _, r in saved] + [X.UC_X86_REG_EFLAGS])
-        for i, v in enumerate(self._canaries):
-            self._canary_set[2][i] = v
-        self._canary_set[2][len(saved)] = 0x202  # IF set, DF clear
-        self._canary_bytes = struct.pack("<%dQ" % len(saved), *self._canaries)
-        self._out_fmt = struct.Struct("<4Q")
+        self._out = reg_batch(out_ids + saved_ids + xmm_ids, words)
+        self._nout = len(out_ids) + len(saved_ids) + len(xmm_ids)
+        self._canaries = canaries
+        self._canary_set = reg_batch(set_ids, set_words)
+        vals = self._canary_set[2]
+        for i, v in enumerate(canaries):
+            vals[i] = v
+        vals[len(canaries)] = 0x202  # EFLAGS: IF set, DF clear
+        self._nset = len(set_ids)
+        self._ncanary = len(canaries)
         self._dirty = True  # canaries must be (re)written before the next call
 
     def _watch(self, now: float) -> None:
         with self._lock:
             if self._running and now > self._deadline:
                 self._timed_out = True
-                uclib.uc_emu_stop(self._uch)
+                _lib.uc_emu_stop(self._uh)
 
     def call(self, addr: int, args: Sequence[int], *, timeout: float) -> Outcome:
         """Call guest ``addr`` with integer ``args`` (stdcall/x64 layout) and run until it returns."""
         n = len(args)
-        uch = self._uch
-        regs, ptrs, arr = self._entry
+        uh = self._uh
+        regs, ptrs, ev = self._entry
         if self.x64:
             sp = ((STACK_TOP - 0x800 - 32 - 8 * max(0, n - 4)) & ~15) - 8
             buf = self.stack.buf
             _U64.pack_into(buf, sp - STACK, SENTINEL)
             for i in range(4, n):
                 _U64.pack_into(buf, sp - STACK + 40 + 8 * (i - 4), args[i] & 0xFFFFFFFFFFFFFFFF)
-            arr[0] = sp
+            ev[0] = sp
             for i in range(min(n, 4)):
-                arr[1 + i] = args[i] & 0xFFFFFFFFFFFFFFFF
+                ev[1 + i] = args[i] & 0xFFFFFFFFFFFFFFFF
         else:
             sp = (STACK_TOP - 0x800) - 4 * n - 4
             struct.pack_into("<%dI" % (n + 1), self.stack.buf, sp - STACK, SENTINEL, *[a & 0xFFFFFFFF for a in args])
-            arr[0] = sp
-        uclib.uc_reg_write_batch(uch, regs, ptrs, self._nentry)
+            ev[0] = sp
+        _lib.uc_reg_write_batch(uh, regs, ptrs, self._nentry)
         if self._dirty:
             cregs, cptrs, _ = self._canary_set
-            uclib.uc_reg_write_batch(uch, cregs, cptrs, len(self._saved) + 1)
-            if self.x64:
-                uclib.uc_reg_write_batch(uch, self._xmm_in[0], self._xmm_in[1], len(X64_XMM))
+            _lib.uc_reg_write_batch(uh, cregs, cptrs, self._nset)
             self._dirty = False
         self._pending = None
         self._mem_fault = None
@@ -658,40 +658,41 @@ class Emulator:
         self._deadline = time.monotonic() + timeout
         self._running = True
         lock.release()
-        status = uclib.uc_emu_start(uch, addr, SENTINEL, 0, self.budget)
+        status = _lib.uc_emu_start(uh, addr, SENTINEL, 0, self.budget)
         lock.acquire()
         self._running = False
         timed_out = self._timed_out
         lock.release()
-        oregs, optrs, oarr = self._out
-        uclib.uc_reg_read_batch(uch, oregs, optrs, self._nout)
-        raw = bytes(oarr)
-        ret, sp_after, flags, pc = self._out_fmt.unpack_from(raw)
-        out = Outcome(None, ret, sp, sp_after, flags, pc=pc)
-        if self._pending is not None or self._mem_fault is not None or self._intr is not None or status or pc != SENTINEL:
+        oregs, optrs, ov = self._out
+        _lib.uc_reg_read_batch(uh, oregs, optrs, self._nout)
+        vals = _unpack(ov, 4 + self._ncanary)
+        ret, sp_after, flags, pc = vals[0], vals[1], vals[2], vals[3]
+        out = Outcome(None, ret, sp, sp_after, flags, pc)
+        if status or pc != SENTINEL or self._pending is not None or self._mem_fault is not None or self._intr is not None:
             out.fault = self._classify(status, pc, timed_out, timeout)
             self._dirty = True
             return out
         if flags & EFLAGS_DF:
             self._dirty = True
-        if raw[32:] != self._canary_bytes:
+        got = vals[4:]
+        if got != self._canaries:
             self._dirty = True
-            for i, (name, _) in enumerate(self._saved):
-                got = oarr[4 + i]
-                if got != self._canaries[i]:
-                    out.clobbered.append((name, self._canaries[i], got))
-        if self.x64:
-            xregs, xptrs, xarr = self._xmm_out
-            uclib.uc_reg_read_batch(uch, xregs, xptrs, len(X64_XMM))
-            if bytes(xarr) != self._xmm_bytes:
-                self._dirty = True
-                want = self._xmm_in[2]
-                for i, (name, _) in enumerate(X64_XMM):
-                    w = want[2 * i] | want[2 * i + 1] << 64
-                    g = xarr[2 * i] | xarr[2 * i + 1] << 64
-                    if w != g:
-                        out.clobbered.append((name, w, g))
+            self._diff(out, got)
         return out
+
+    def _diff(self, out: Outcome, got: list[int]) -> None:
+        want = self._canaries
+        i = 0
+        for name, _ in self._saved:
+            if name.startswith("XMM"):
+                w = want[i] | want[i + 1] << 64
+                g = got[i] | got[i + 1] << 64
+                i += 2
+            else:
+                w, g = want[i], got[i]
+                i += 1
+            if w != g:
+                out.clobbered.append((name, w, g))
 
     def _classify(self, status: int, pc: int, timed_out: bool, timeout: float) -> tuple[str, str, dict[str, Any]]:
         if self._pending is not None:

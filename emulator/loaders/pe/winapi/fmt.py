@@ -30,27 +30,48 @@ def _pad(body: str, flags: str, width: int, numeric: bool, sign: str = "", prefi
     return " " * fill + sign + prefix + body
 
 
-def format_printf(ctx: Ctx, fmt: str, va: VaList, *, wide: bool) -> str:
-    """Expand ``fmt`` with arguments from ``va``; ``wide`` selects the wide-function rules."""
-    out: list[str] = []
+Piece = str | tuple[str, str, str | None, str | None, str]
+
+
+def _parse(fmt: str) -> list[Piece]:
+    """Split ``fmt`` into literal text and (conv, flags, width, prec, length) specs."""
+    out: list[Piece] = []
     pos = 0
     while True:
         i = fmt.find("%", pos)
         if i < 0:
-            out.append(fmt[pos:])
-            break
-        out.append(fmt[pos:i])
+            if pos < len(fmt):
+                out.append(fmt[pos:])
+            return out
+        if i > pos:
+            out.append(fmt[pos:i])
         m = _SPEC.match(fmt, i)
         if m is None:  # malformed: msvcrt prints the rest verbatim
             out.append(fmt[i:])
-            break
+            return out
         pos = m.end()
-        conv = m.group("conv")
-        if conv == "%":
+        if m.group("conv") == "%":
             out.append("%")
+        else:
+            out.append((m.group("conv"), m.group("flags"), m.group("width"), m.group("prec"), m.group("len") or ""))
+
+
+_CACHE: dict[str, list[Piece]] = {}
+
+
+def format_printf(ctx: Ctx, fmt: str, va: VaList, *, wide: bool) -> str:
+    """Expand ``fmt`` with arguments from ``va``; ``wide`` selects the wide-function rules."""
+    pieces = _CACHE.get(fmt)
+    if pieces is None:
+        pieces = _parse(fmt)
+        if len(_CACHE) < 4096:
+            _CACHE[fmt] = pieces
+    out: list[str] = []
+    for p in pieces:
+        if type(p) is str:
+            out.append(p)
             continue
-        flags = m.group("flags")
-        w = m.group("width")
+        conv, flags, w, pr, ln = p  # type: ignore[misc]
         width = 0
         if w == "*":
             width = Ctx.s32(va.int32())
@@ -59,15 +80,23 @@ def format_printf(ctx: Ctx, fmt: str, va: VaList, *, wide: bool) -> str:
                 width = -width
         elif w:
             width = int(w)
-        p = m.group("prec")
         prec: int | None = None
-        if p == "*":
+        if pr == "*":
             prec = Ctx.s32(va.int32())
             if prec < 0:
                 prec = None
-        elif p is not None:
-            prec = int(p) if p else 0
-        ln = m.group("len") or ""
+        elif pr is not None:
+            prec = int(pr) if pr else 0
+        if not flags and not width and prec is None and not ln:
+            if conv == "d" or conv == "i":
+                out.append(str(Ctx.s32(va.int32())))
+                continue
+            if conv == "u":
+                out.append(str(va.int32()))
+                continue
+            if conv == "x":
+                out.append("%x" % va.int32())
+                continue
         out.append(_one(ctx, conv, flags, width, prec, ln, va, wide))
     return "".join(out)
 

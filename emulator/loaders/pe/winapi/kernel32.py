@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import time
 
 from unicorn import UC_PROT_EXEC, UC_PROT_NONE, UC_PROT_READ, UC_PROT_WRITE
@@ -144,11 +145,13 @@ def GlobalFree(ctx: Ctx, mem: int) -> int:
 
 
 # --- critical sections ------------------------------------------------------------------------
-def _cs_fields(ctx: Ctx, cs: int) -> tuple[int, int, int]:
-    """Addresses of LockCount, RecursionCount, OwningThread."""
-    if ctx.bits == 64:
-        return cs + 8, cs + 12, cs + 16
-    return cs + 4, cs + 8, cs + 12
+# RTL_CRITICAL_SECTION: DebugInfo, LockCount (LONG), RecursionCount (LONG), OwningThread (HANDLE), ...
+_CS32 = struct.Struct("<iiI")  # at +4: LockCount, RecursionCount, OwningThread
+_CS64 = struct.Struct("<iiQ")  # at +8
+
+
+def _cs(ctx: Ctx) -> tuple[struct.Struct, int]:
+    return (_CS64, 8) if ctx.bits == 64 else (_CS32, 4)
 
 
 @api(K32)
@@ -156,7 +159,8 @@ def InitializeCriticalSection(ctx: Ctx, cs: int) -> int:
     size = 40 if ctx.bits == 64 else 24
     ctx.mem.fill(cs, size)
     ctx.write_ptr(cs, (1 << ctx.bits) - 1)  # DebugInfo = -1: no debug info
-    ctx.mem.w32(_cs_fields(ctx, cs)[0], 0xFFFFFFFF)
+    st, off = _cs(ctx)
+    ctx.mem.write(cs + off, st.pack(-1, 0, 0))
     ctx.proc.extra.setdefault("critical_sections", {})[cs] = ctx.caller
     return 0
 
@@ -175,22 +179,21 @@ def InitializeCriticalSectionEx(ctx: Ctx, cs: int, spin: int, flags: int) -> int
 
 @api(K32)
 def EnterCriticalSection(ctx: Ctx, cs: int) -> int:
-    lock, rec, owner = _cs_fields(ctx, cs)
-    cur = ctx.ptr(owner)
-    if cur not in (0, THREAD_ID):
+    st, off = _cs(ctx)
+    lock, rec, owner = st.unpack(ctx.mem.read(cs + off, st.size))
+    if owner not in (0, THREAD_ID):
         raise ApiFault(
-            "timeout", f"EnterCriticalSection(0x{cs:x}) would wait forever: owned by thread 0x{cur:x}"
+            "timeout", f"EnterCriticalSection(0x{cs:x}) would wait forever: owned by thread 0x{owner:x}"
         )
-    ctx.mem.w32(lock, ctx.mem.u32(lock) + 1)
-    ctx.mem.w32(rec, ctx.mem.u32(rec) + 1)
-    ctx.write_ptr(owner, THREAD_ID)
+    ctx.mem.write(cs + off, st.pack(lock + 1, rec + 1, THREAD_ID))
     return 0
 
 
 @api(K32)
 def TryEnterCriticalSection(ctx: Ctx, cs: int) -> int:
-    cur = ctx.ptr(_cs_fields(ctx, cs)[2])
-    if cur not in (0, THREAD_ID):
+    st, off = _cs(ctx)
+    owner = st.unpack(ctx.mem.read(cs + off, st.size))[2]
+    if owner not in (0, THREAD_ID):
         return 0
     EnterCriticalSection(ctx, cs)
     return 1
@@ -198,15 +201,12 @@ def TryEnterCriticalSection(ctx: Ctx, cs: int) -> int:
 
 @api(K32)
 def LeaveCriticalSection(ctx: Ctx, cs: int) -> int:
-    lock, rec, owner = _cs_fields(ctx, cs)
-    n = ctx.mem.u32(rec)
-    if n == 0 or ctx.ptr(owner) != THREAD_ID:
+    st, off = _cs(ctx)
+    lock, rec, owner = st.unpack(ctx.mem.read(cs + off, st.size))
+    if rec <= 0 or owner != THREAD_ID:
         ctx.log(f"[rasemu] LeaveCriticalSection(0x{cs:x}) on a section this thread does not own")
         return 0
-    ctx.mem.w32(rec, n - 1)
-    ctx.mem.w32(lock, ctx.mem.u32(lock) - 1)
-    if n == 1:
-        ctx.write_ptr(owner, 0)
+    ctx.mem.write(cs + off, st.pack(lock - 1, rec - 1, THREAD_ID if rec > 1 else 0))
     return 0
 
 
