@@ -37,8 +37,10 @@ def raw_cffi(lib_path: str, cycles: int) -> float:
     lib = ffi.dlopen(lib_path)
     get, rel = lib.MprAdminGetIpAddressForUser, lib.MprAdminReleaseIpAddress
     names = [
-        (ffi.new("uint16_t[]", list(u.encode("utf-16-le")) and [ord(c) for c in u] + [0]),
-         ffi.new("uint16_t[]", [ord(c) for c in p] + [0]))
+        (
+            ffi.new("uint16_t[]", [ord(c) for c in u] + [0]),
+            ffi.new("uint16_t[]", [ord(c) for c in p] + [0]),
+        )
         for u, p in USERS
     ]
     ip = ffi.new("uint32_t[1]")
@@ -118,11 +120,10 @@ def main() -> int:
     ap.add_argument("--cycles", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=1000)
     a = ap.parse_args()
-    from fixtures.dlls.build import native_library
-
     from emulator.loaders.isolated import IsolatedDll
     from emulator.loaders.native import NativeLoader
     from emulator.loaders.python import PythonLoader
+    from fixtures.dlls.build import native_library
 
     lib = str(native_library("good"))
     standin = str(ROOT / "fixtures" / "standins" / "good.py")

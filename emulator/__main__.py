@@ -1,3 +1,5 @@
+import sys
+
 from emulator.cli import main
 
-main()
+sys.exit(main())

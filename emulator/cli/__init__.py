@@ -12,6 +12,7 @@ from emulator.errors import RasemuError
 
 # name -> "module:attribute" of a click.Command; add one line per subcommand.
 COMMANDS: dict[str, str] = {
+    "inspect": "emulator.cli.inspect:inspect",
     "reg": "emulator.cli.reg:reg",
     "demo": "emulator.cli.demo:demo",
     "rules": "emulator.cli.rules:rules",

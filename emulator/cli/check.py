@@ -11,7 +11,7 @@ import click
 
 from emulator.conformance.run import LOADERS, check_dlls
 from emulator.errors import InputError
-from emulator.host.profiles import DEFAULT_PROFILE
+from emulator.host.profiles import DEFAULT_PROFILE, PROFILES
 from emulator.report import Report, write_atomic
 
 FORMATS = ("text", "json", "junit")
@@ -72,7 +72,8 @@ def write_traces(reports: Sequence[Report], trace_dir: str, *, golden: bool = Fa
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--profile", default=DEFAULT_PROFILE, show_default=True,
-              help="Host profile, e.g. win7-x64, win2003-x86, nt4 (rasemu check --profile help lists them).")
+              help="Host profile: " + ", ".join(PROFILES) + "; an OS name alone means its x64 "
+                   "profile (nt4: x86).")
 @click.option("--scenario", "scenarios", multiple=True, metavar="NAME|FILE",
               help="Run only this scenario (standard name or .toml file); repeatable. Default: the standard set.")
 @click.option("--loader", type=click.Choice(LOADERS), default="auto", show_default=True,

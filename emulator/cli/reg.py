@@ -13,18 +13,17 @@ from emulator.registry.regfile import ImportReport, export, export_text, format_
 from emulator.registry.snapshot import RegistryDiff, diff
 
 
-def _warn(report: ImportReport, lenient: bool) -> None:
+def _warn(report: ImportReport) -> None:
     for issue in report.skipped:
         click.echo(f"rasemu: skipped: {issue}", err=True)
-    if lenient:
-        for issue in report.notes:
-            click.echo(f"rasemu: note: {issue}", err=True)
+    for issue in report.notes:
+        click.echo(f"rasemu: note: {issue}", err=True)
 
 
 def _load(files: tuple[str, ...], lenient: bool) -> Registry:
     registry = Registry()
     for name in files:
-        _warn(import_file(name, registry, strict=not lenient), lenient)
+        _warn(import_file(name, registry, strict=not lenient))
     return registry
 
 
@@ -52,9 +51,12 @@ def reg() -> None:
               help="Write regedit's exact bytes (UTF-16LE with BOM, CRLF) to this file.")
 @click.option("--regedit4", is_flag=True,
               help="Write the REGEDIT4 format (ANSI, code page 1252) instead of version 5.00.")
+@click.option("--lossless", is_flag=True,
+              help="Write REG_SZ data that regedit's quoted form would shorten (embedded NUL, "
+                   "no terminator) as hex(1): so that importing restores it exactly.")
 @_LENIENT
 def export_cmd(sources: tuple[str, ...], key: str | None, output: str | None, regedit4: bool,
-               lenient: bool) -> None:
+               lossless: bool, lenient: bool) -> None:
     """Import the --from files into an empty registry and export KEY (default: everything).
 
     Without -o the export is printed as UTF-8 text with LF line ends (no BOM); with -o
@@ -63,13 +65,13 @@ def export_cmd(sources: tuple[str, ...], key: str | None, output: str | None, re
     registry = _load(sources, lenient)
     version = 4 if regedit4 else 5
     if output is not None:
-        data = export(registry, key, version=version)
+        data = export(registry, key, version=version, lossless=lossless)
         try:
             Path(output).write_bytes(data)
         except OSError as exc:
             raise InputError(f"cannot write: {exc.strerror or exc}", where=output) from None
         return
-    text = export_text(registry, key, version=version).replace("\r\n", "\n")
+    text = export_text(registry, key, version=version, lossless=lossless).replace("\r\n", "\n")
     click.echo(text.encode("utf-8", "replace"), nl=False)
 
 
@@ -105,8 +107,10 @@ def render_diff(d: RegistryDiff) -> list[str]:
 @reg.command("diff")
 @click.argument("a", metavar="A.reg")
 @click.argument("b", metavar="B.reg")
+@click.option("--patch", type=click.Path(dir_okay=False), metavar="PATCH.reg",
+              help="Also write a .reg file (UTF-16LE with BOM) that turns A's registry into B's.")
 @_LENIENT
-def diff_cmd(a: str, b: str, lenient: bool) -> None:
+def diff_cmd(a: str, b: str, patch: str | None, lenient: bool) -> None:
     """Show how the registry B.reg produces differs from the one A.reg produces.
 
     Each file is imported into its own empty registry. Lines starting with '-' are only
@@ -115,7 +119,13 @@ def diff_cmd(a: str, b: str, lenient: bool) -> None:
     """
     ra = _load((a,), lenient)
     rb = _load((b,), lenient)
-    lines = render_diff(diff(ra.snapshot(), rb.snapshot()))
+    d = diff(ra.snapshot(), rb.snapshot())
+    if patch is not None:
+        try:
+            Path(patch).write_bytes(b"\xff\xfe" + d.to_reg().encode("utf-16-le", "surrogatepass"))
+        except OSError as exc:
+            raise InputError(f"cannot write: {exc.strerror or exc}", where=patch) from None
+    lines = render_diff(d)
     if not lines:
         return
     text = "\n".join([f"--- {a}", f"+++ {b}", *lines]) + "\n"
@@ -123,6 +133,9 @@ def diff_cmd(a: str, b: str, lenient: bool) -> None:
     # sys.exit, not ctx.exit: the root runs click with standalone_mode=False, where an
     # Exit's code is returned and lost.
     sys.exit(1)
+
+
+_FORMATS = {5: "version 5.00", 4: "REGEDIT4", 3: "Windows 3.1 REGEDIT"}
 
 
 @reg.command("check")
@@ -133,9 +146,9 @@ def check_cmd(files: tuple[str, ...], lenient: bool) -> None:
     registry = Registry()
     for name in files:
         report = import_file(name, registry, strict=not lenient)
-        _warn(report, lenient)
+        _warn(report)
         click.echo(
-            f"{name}: ok: version {'5.00' if report.version == 5 else 'REGEDIT4'}, "
+            f"{name}: ok: {_FORMATS.get(report.version, report.version)}, "
             f"{report.encoding}, {report.keys_created} key lines, {report.values_set} values set, "
             f"{report.keys_deleted + report.values_deleted} deletions, "
             f"{len(report.skipped)} skipped"

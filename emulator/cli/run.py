@@ -10,7 +10,7 @@ import click
 from emulator.cli.check import emit
 from emulator.conformance.run import LOADERS, check_dlls
 from emulator.errors import InputError
-from emulator.host.profiles import DEFAULT_PROFILE, get_profile
+from emulator.host.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 from emulator.report import write_atomic
 
 
@@ -18,7 +18,8 @@ from emulator.report import write_atomic
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--scenario", "scenario", required=True, metavar="NAME|FILE",
               help="Standard scenario name (see rasemu scenarios) or a .toml file.")
-@click.option("--profile", default=DEFAULT_PROFILE, show_default=True, help="Host profile.")
+@click.option("--profile", default=DEFAULT_PROFILE, show_default=True,
+              help="Host profile: " + ", ".join(PROFILES) + ".")
 @click.option("--loader", type=click.Choice(LOADERS), default="auto", show_default=True)
 @click.option("--isolate/--no-isolate", default=None, help="Run the DLL in a child process.")
 @click.option("--strictness", type=click.Choice(["practice", "strict"]), default="practice",

@@ -64,10 +64,22 @@ def sniff_dll(path: str | Path) -> str:
     try:
         with p.open("rb") as fh:
             head = fh.read(4)
+            pe_sig = b""
+            if head.startswith(b"MZ"):
+                fh.seek(0x3C)
+                raw = fh.read(4)
+                if len(raw) == 4:
+                    fh.seek(int.from_bytes(raw, "little"))
+                    pe_sig = fh.read(4)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", where=where) from None
     if p.suffix.lower() == ".py":
         return "Python stand-in"
+    if head.startswith(b"MZ") and pe_sig != b"PE\0\0":
+        raise InputError(
+            "not a DLL: an 'MZ' header without a PE signature (a DOS program or a damaged file)",
+            where=where,
+        )
     for magic, kind in _MAGIC.items():
         if head.startswith(magic):
             return kind
@@ -282,9 +294,12 @@ def _run_group(
             summaries.append(ScenarioSummary(scn.name, False, 0, skipped="the service did not start"))
             continue
         registry, path_map = registry_for(files, prof)
+        # trace=True always: the host's monitor reads structure summaries from the events
+        # (with trace=False the NT 4.0 per-port check R37 sees no ports); keep_traces only
+        # decides whether the report keeps them
         host = factory(registry=registry, profile=prof, loader=loader, isolate=isolate,
                        strictness=strictness, call_timeout=call_timeout, path_map=path_map,
-                       trace=keep_traces)
+                       trace=True)
         result = _guarded(host, scn)
         if started is None or not info:
             info = _dll_info(host) or info
@@ -306,7 +321,7 @@ def _run_group(
         registry, path_map = registry_for(files, prof)
         host = factory(registry=registry, profile=prof, loader=loader, isolate=isolate,
                        strictness=strictness, call_timeout=call_timeout, path_map=path_map,
-                       trace=keep_traces)
+                       trace=True)
         result = _guarded(host, Scenario("start-stop", "start and stop the service", ()))
         started = result.started
         findings.extend(result.findings)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 from ipaddress import IPv4Address
 
 from emulator.abi import structs as S
@@ -310,24 +311,107 @@ def shape(sig: str) -> str:
     return "1"
 
 
-_STAT_FIELDS = ("dwBytesXmited", "dwBytesRcved", "dwFramesXmited", "dwFramesRcved")
+def _stats(o: Any, stats: int) -> None:
+    o.dwBytesXmited, o.dwBytesRcved = stats * 1500, stats * 1200
+    o.dwFramesXmited = o.dwFramesRcved = stats
 
 
-def refresh(args: tuple[object, ...], s: SessionInfo, stats: int) -> None:
-    """Update reused argument objects: duration, quarantine state, flags and counters."""
-    dur = s.duration
-    for o in args:
-        if isinstance(o, list):
-            continue
-        if hasattr(o, "dwConnectDuration"):
-            o.dwConnectDuration = dur
-        if hasattr(o, "rasQuarState"):
-            o.rasQuarState = s.quarantine_state
-        if hasattr(o, "dwConnectionFlags"):
-            o.dwConnectionFlags = s.flags()
-        if stats and hasattr(o, "dwBytesXmited"):
-            o.dwBytesXmited, o.dwBytesRcved = stats * 1500, stats * 1200
-            if hasattr(o, "dwFramesXmited"):
-                o.dwFramesXmited = o.dwFramesRcved = stats
-        if stats and isinstance(o, S.RAS_PORT_STATISTICS):
-            o.dwPortBytesXmited, o.dwPortBytesRcved = stats * 1500, stats * 1200
+def _fill0(o: S.RAS_CONNECTION_0, s: SessionInfo) -> None:
+    o.hConnection, o.hInterface = s.h_connection, s.h_interface
+    o.dwConnectDuration, o.dwConnectionFlags = s.duration, s.flags()
+    o.wszInterfaceName = fit(s.user, S.MAX_INTERFACE_NAME_LEN)
+    o.wszUserName, o.wszLogonDomain, o.wszRemoteComputer = s.user, s.domain, s.computer
+
+
+def _fill1(o: S.RAS_CONNECTION_1, s: SessionInfo, server: str, remote: str, stats: int) -> None:
+    o.hConnection, o.hInterface = s.h_connection, s.h_interface
+    o.PppInfo.ip.wszAddress, o.PppInfo.ip.wszRemoteAddress = server, remote
+    _stats(o, stats)
+    o.dwCompressionRatioIn = o.dwCompressionRatioOut = 100 if stats else 0
+
+
+def _fill2(o: S.RAS_CONNECTION_2, s: SessionInfo, server: str, remote: str) -> None:
+    o.hConnection, o.wszUserName, o.guid = s.h_connection, s.user, s.guid
+    o.PppInfo2.ip.wszAddress, o.PppInfo2.ip.wszRemoteAddress = server, remote
+
+
+def _fill3(o: S.RAS_CONNECTION_3, s: SessionInfo, server: str, remote: str) -> None:
+    o.hConnection, o.wszUserName, o.guid = s.h_connection, s.user, s.guid
+    o.rasQuarState = s.quarantine_state
+    o.PppInfo3.ip.wszAddress, o.PppInfo3.ip.wszRemoteAddress = server, remote
+
+
+def _fill_ex(o: S.RAS_CONNECTION_EX, s: SessionInfo, server: str, remote: str,
+             stats: int) -> None:
+    o.dwConnectDuration, o.dwConnectionFlags = s.duration, s.flags()
+    o.wszInterfaceName = fit(s.user, S.MAX_INTERFACE_NAME_LEN)
+    o.wszUserName, o.wszLogonDomain, o.wszRemoteComputer = s.user, s.domain, s.computer
+    o.guid, o.rasQuarState = s.guid, s.quarantine_state
+    _stats(o, stats)
+    o.wszRemoteEndpointAddress = f"198.51.100.{s.id % 250 + 1}"
+    o.hConnection, o.hInterface = s.h_connection, s.h_interface
+    pp = o.ProjectionInfo.PppProjectionInfo
+    pp.wszAddress, pp.wszRemoteAddress = server, remote
+
+
+def _fill_port(p0: S.RAS_PORT_0, p1: S.RAS_PORT_1, s: SessionInfo, port: str,
+               stats: int) -> None:
+    h = s.h_port(port)
+    p0.hPort = p1.hPort = h
+    p0.hConnection = p1.hConnection = s.h_connection
+    p0.dwConnectDuration = s.duration
+    p0.wszPortName = fit(port, S.MAX_PORT_NAME)
+    _stats(p1, stats)
+
+
+def _fill_nt4(args: tuple[Any, ...], s: SessionInfo, port: str, stats: int) -> None:
+    p, st, _params = args
+    flags = NT4_USER_AUTHENTICATED | NT4_PPP_CLIENT
+    if len(s.links) > 1:
+        flags |= NT4_PORT_MULTILINKED
+    p0 = p.rasport0
+    p0.wszPortName = fit(port, S.RASSAPI_MAX_PORT_NAME - 1)
+    p0.Flags, p0.wszUserName = flags, s.user
+    p0.wszComputer = fit(s.computer, S.NETBIOS_NAME_LEN - 1)
+    p0.dwStartSessionTime, p0.wszLogonDomain = s.started_epoch, s.domain
+    p.ProjResult.ip.wszAddress = s.remote
+    st.dwBytesXmited = st.dwPortBytesXmited = stats * 1500
+    st.dwBytesRcved = st.dwPortBytesRcved = stats * 1200
+
+
+class ArgTemplates:
+    """One set of argument objects per callback shape, refilled for every call.
+
+    Loaders copy or pack the arguments during the call, so the objects can be reused; the
+    caller must hold the DLL instance's lock from :meth:`args` until the call returned.
+    This keeps per-call cost to field assignments and per-session memory at zero.
+    """
+
+    def __init__(self, bitness: int) -> None:
+        self.bits = bitness
+        self._t: dict[str, tuple[Any, ...]] = {}
+
+    def args(self, sig: str, s: SessionInfo, port: str | None = None,
+             stats: int = 0) -> tuple[Any, ...]:
+        """The argument tuple for structure-taking callback ``sig``, filled for ``s``."""
+        shp = shape(sig)
+        t = self._t.get(shp)
+        if t is None:
+            t = build_args(sig, s, self.bits, port=port, stats=stats)
+            self._t[shp] = t
+            return t
+        server, remote = s.server, s.remote
+        if shp == "ex":
+            _fill_ex(t[0], s, server, remote, stats)
+        elif shp == "link":
+            _fill_port(t[0], t[1], s, port or s.port, stats)
+        elif shp == "nt4":
+            _fill_nt4(t, s, port or s.port, stats)
+        else:
+            _fill0(t[0], s)
+            _fill1(t[1], s, server, remote, stats)
+            if shp in ("2", "3"):
+                _fill2(t[2], s, server, remote)
+            if shp == "3":
+                _fill3(t[3], s, server, remote)
+        return t

@@ -75,6 +75,7 @@ class LoadedAdminDll:
     #: faults per instance; a fault means the loader reloaded it and its state is gone
     generation: dict[str, int] = field(default_factory=lambda: {"ip": 0, "conn": 0},
                                        repr=False)
+    templates: conn.ArgTemplates | None = field(default=None, repr=False)
 
     @property
     def variants(self) -> dict[str, Any]:
@@ -100,9 +101,8 @@ class Session:
     _accepted: int = field(default=0, repr=False)
     _pool: bool = field(default=False, repr=False)
     _gen: int = field(default=0, repr=False)
+    _get_ev: dict[str, Any] = field(default_factory=dict, repr=False)
     _cgen: dict[int, int] = field(default_factory=dict, repr=False)
-    _argc: dict[tuple[str, str | None], tuple[Any, ...]] = field(default_factory=dict,
-                                                                 repr=False)
 
 
 class RasHost:
@@ -207,19 +207,29 @@ class RasHost:
             self._sig_cache[name] = s
         return s
 
-    def _call(self, d: LoadedAdminDll, inst: str, target: Target, args: tuple[Any, ...],
+    def _call(self, d: LoadedAdminDll, inst: str, target: Target,
+              args: tuple[Any, ...] | tuple[conn.SessionInfo, str | None, int],
               session: int | None = None, probe: bool = False,
-              lock: bool = True) -> tuple[CallResult, Event]:
-        """Run one callback under the instance lock and record/observe its event."""
+              lock: bool = True, structs: bool = False) -> tuple[CallResult, Event]:
+        """Run one callback under the instance lock and record/observe its event.
+
+        With ``structs`` True, ``args`` is ``(session info, port, stats)`` and the structure
+        arguments are filled from the DLL's templates while the lock is held.
+        """
         dll = d.ip if inst == "ip" else d.conn
         assert dll is not None
         sig = self._sig(target.signature)
-        call = Call(target.target, args,
-                    target.signature if target.address is not None else None, self.call_timeout)
         lk = d.ip_lock if inst == "ip" else d.conn_lock
         if lock:
             lk.acquire()
         try:
+            if structs:
+                assert d.templates is not None
+                info, port, stats = args
+                args = d.templates.args(target.signature, info, port, stats)
+            call = Call(target.target, args,
+                        target.signature if target.address is not None else None,
+                        self.call_timeout)
             t0 = time.perf_counter()
             res = dll.handle_call(call)
             dt = time.perf_counter() - t0
@@ -260,7 +270,8 @@ class RasHost:
         return self.path_map.get(path.lower(), path)
 
     def _open(self, real: str) -> AdminDll:
-        options = {"registry": self.registry, **self._load_options}
+        # options must stay picklable (isolated loaders send them to a child process)
+        options = dict(self._load_options)
         if self._opener is not None:
             return self._opener(real, loader=self.loader, bitness=self._bits,
                                 isolate=self.isolate, options=options)
@@ -274,12 +285,23 @@ class RasHost:
         """Start the service; False when it would not start (the findings say why)."""
         if self.started:
             return True
+        if self._stopped:  # a restart: reload everything, keep findings and the trace
+            with self._mlock:
+                self._add(self._monitor.finish())
+                self._monitor.findings.clear()
+            self.dlls = []
+            self._ip_dll = None
+            self._stopped = False
+            with self._slock:
+                self._live.clear()
+                self._owners.clear()
         d = discover(self.registry, self.profile)
         self.discovery = d
         self._add_locked(d.findings)
         ok = True
         for i, path in enumerate(d.paths):
-            ld = LoadedAdminDll(path, self._resolve(path), i)
+            ld = LoadedAdminDll(path, self._resolve(path), i,
+                                templates=conn.ArgTemplates(self._bits))
             self.dlls.append(ld)
             try:
                 ld.conn = self._open(ld.real_path)
@@ -320,6 +342,7 @@ class RasHost:
         if ok:
             ok = self._initialize()
         if not ok:
+            self._stopped = True
             self._add_locked([Finding(
                 "R15", Severity.INFO, "the RAS service would not start with this configuration",
                 (), subject="host")])
@@ -449,19 +472,6 @@ class RasHost:
     def _odd(user: str, port: str) -> bool:
         return not user or not port or len(user) >= UNLEN or len(port) >= MAX_PORT_NAME - 1
 
-    def _args(self, s: Session, sig: str, port: str | None = None, stats: int = 0
-              ) -> tuple[Any, ...]:
-        """Structure arguments for ``sig``: built once per session and shape, then refreshed."""
-        shp = conn.shape(sig)
-        key = (shp, port if shp in ("link", "nt4") else None)
-        a = s._argc.get(key)
-        if a is None:
-            a = conn.build_args(sig, s.info, self._bits, port=port, stats=stats)
-            s._argc[key] = a
-        else:
-            conn.refresh(a, s.info, stats)
-        return a
-
     def _pool_take(self) -> int:
         with self._slock:
             if self._pool_free:
@@ -544,6 +554,7 @@ class RasHost:
             s.notify_release = notify != 0  # R45: the sentinel counts as TRUE (section 8)
             s._ip_done = True
             s._gen = ipd.generation["ip"]
+            s._get_ev = ev
             if value == 0:
                 self._add_locked(found)
                 s.state = "failed"  # R29
@@ -552,13 +563,19 @@ class RasHost:
             s.address = conn.dword_to_ip(value)
             with self._slock:
                 other = self._owners.get(value)
-                if other is not None and other != s.id and other in self._live:
-                    o = self._live[other]
+                o = self._live.get(other) if other is not None and other != s.id else None
+                if o is not None and o._gen != s._gen:
+                    found.append(Finding(
+                        "R46", Severity.INFO,
+                        f"{ev['call']} handed out {s.address} again after the IP instance was "
+                        "reloaded following a fault (the reloaded DLL forgot its leases)",
+                        (o._get_ev, ev), subject=ipd.path))
+                elif o is not None:
                     found.append(Finding(
                         "R63", Severity.ERROR,
-                        f"{ev['call']} handed {s.address} to {s.user!r} while {o.user!r} "
-                        "(still connected) holds it", (ev,), subject=ipd.path,
-                        extra={"address": str(s.address)}))
+                        f"{ev['call']} handed {s.address} to a second user while the first, "
+                        "still connected, holds it", (o._get_ev, ev), subject=ipd.path,
+                        extra={"address": str(s.address), "users": [o.user, s.user]}))
                 self._owners[value] = s.id
             self._add_locked(found)
         return True
@@ -569,8 +586,8 @@ class RasHost:
             s._cgen.setdefault(ld.index, ld.generation["conn"])
             plan = ld.plan
             assert plan is not None and plan.accept is not None
-            args = self._args(s, plan.accept.signature, port)
-            res, ev = self._call(ld, "conn", plan.accept, args, s.id)
+            res, ev = self._call(ld, "conn", plan.accept, (s.info, port, 0), s.id,
+                                 structs=True)
             s._accepted += 1
             found = dchk.result_findings(ev, ld.path, res, odd_names=odd)
             found += dchk.bool_findings(ev, ld.path, res.returned,
@@ -596,7 +613,7 @@ class RasHost:
             if plan.accept_link is None:
                 continue
             res, ev = self._call(ld, "conn", plan.accept_link,
-                                 self._args(s, plan.accept_link.signature, port), s.id)
+                                 (s.info, port, 0), s.id, structs=True)
             asked += 1
             found = dchk.result_findings(ev, ld.path, res, odd_names=odd)
             found += dchk.bool_findings(ev, ld.path, res.returned)
@@ -632,7 +649,7 @@ class RasHost:
             n += 1
             gen = ld.generation["conn"]
             res, ev = self._call(ld, "conn", plan.hangup_link,
-                                 self._args(s, plan.hangup_link.signature, port, 1), s.id)
+                                 (s.info, port, 1), s.id, structs=True)
             if not self._consequence(ld, s, gen, ev, res):
                 self._add_locked(dchk.result_findings(ev, ld.path, res))
 
@@ -642,7 +659,7 @@ class RasHost:
             assert plan is not None and plan.hangup is not None
             gen = ld.generation["conn"]
             res, ev = self._call(ld, "conn", plan.hangup,
-                                 self._args(s, plan.hangup.signature, port, 1), s.id)
+                                 (s.info, port, 1), s.id, structs=True)
             if not self._consequence(ld, s, gen, ev, res):
                 self._add_locked(dchk.result_findings(ev, ld.path, res))
 
@@ -684,7 +701,6 @@ class RasHost:
         elif refused_link:
             self._conn_down(s)  # the connection itself was accepted by every DLL
         self._release(s)
-        s._argc.clear()
 
     def add_link(self, session: Session, port: str) -> bool:
         """Add a link (multilink); every DLL must accept it (R21, R22; NT 4.0: R37)."""
@@ -718,7 +734,6 @@ class RasHost:
         else:
             self._link_down(session, port)
         session.links.remove(port)
-        session._argc.pop(("nt4" if self.profile.nt4 else "link", port), None)
 
     def disconnect(self, session: Session) -> None:
         """Link hang-ups, connection hang-up, then Release (section 8 order)."""
@@ -734,7 +749,6 @@ class RasHost:
                 self._link_down(session, p)
             self._conn_down(session)
         self._release(session)
-        session._argc.clear()
 
     def reauthenticate(self, session: Session, quarantine_state: int) -> bool:
         """NAP quarantine change (2008+): every DLL's AcceptReauthentication(Ex) must say TRUE.
@@ -753,7 +767,7 @@ class RasHost:
             if plan.reauth is None:
                 continue
             res, ev = self._call(ld, "conn", plan.reauth,
-                                 self._args(session, plan.reauth.signature), session.id)
+                                 (session.info, None, 0), session.id, structs=True)
             self._add_locked(dchk.result_findings(ev, ld.path, res)
                              + dchk.bool_findings(ev, ld.path, res.returned))
             if res.fault is not None or not res.returned:

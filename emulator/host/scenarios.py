@@ -125,7 +125,7 @@ class HostLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Field:
-    kind: str  # "int", "int_or_all", "bool", "str", "template", "choice", "quarantine", "address", "range"
+    kind: str  # int, int_or_all, bool, str, template, choice, quarantine, address
     default: Any = None
     minimum: int = 0
     choices: tuple[str, ...] = ()

@@ -16,10 +16,13 @@ back through a shared file the child appends to as each call completes (see
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import os
+import pickle
 import queue
+import select
 import signal
 import struct
 import subprocess
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
@@ -44,6 +48,7 @@ from emulator.loaders.child import (
 
 __all__ = ["IsolatedDll"]
 
+_POSIX = sys.platform != "win32"
 _PROGRESS = struct.Struct("<IIdQ")
 _LEN = struct.Struct("<I")
 _EOF = ("eof",)
@@ -88,12 +93,59 @@ class _Child:
         )
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         self.stdin: IO[bytes] = self.proc.stdin
-        self.messages: queue.Queue[Any] = queue.Queue()
         self.stderr_tail: collections.deque[bytes] = collections.deque(maxlen=64)
         self.mm = mm
-        threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
+        self._pending: collections.deque[Any] = collections.deque()
+        # POSIX: the caller reads the pipe itself (select + os.read, no thread hand-off per
+        # round trip); Windows cannot select() on pipes, so a thread feeds a queue there.
+        self._direct = _POSIX
+        self._buf = bytearray()
+        self._eof = False
+        self._fd = self.proc.stdout.fileno()
+        self.messages: queue.Queue[Any] = queue.Queue()
+        if not self._direct:
+            threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
         threading.Thread(target=self._drain, args=(self.proc.stderr,), daemon=True).start()
 
+    def get(self, timeout: float) -> Any:
+        """The next message; queue.Empty after ``timeout`` seconds; ``_EOF`` at end of stream."""
+        if not self._direct:
+            return self.messages.get(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        buf = self._buf
+        while True:
+            if len(buf) >= 4:
+                (n,) = _LEN.unpack_from(buf, 0)
+                if len(buf) >= 4 + n:
+                    try:
+                        msg = pickle.loads(bytes(buf[4 : 4 + n]))
+                    except Exception as e:  # a corrupt frame: treat like a dead child
+                        msg = ("corrupt", repr(e))
+                    del buf[: 4 + n]
+                    return msg
+            if self._eof:
+                return _EOF
+            remaining = deadline - time.monotonic()
+            if remaining < 0:
+                raise queue.Empty
+            ready, _, _ = select.select([self._fd], [], [], remaining)
+            if not ready:
+                raise queue.Empty
+            try:
+                data = os.read(self._fd, 1 << 20)
+            except OSError:
+                data = b""
+            if data:
+                buf += data
+            else:
+                self._eof = True
+
+    def get_nowait(self) -> Any:
+        """The next message if one is already there, else queue.Empty."""
+        return self.get(0.0)
+
+    # Each reader thread owns (and finally closes) its stream: closing a stream another thread
+    # is blocked on aborts the interpreter at shutdown.
     def _read(self, fh: IO[bytes]) -> None:
         try:
             while True:
@@ -103,11 +155,15 @@ class _Child:
         except Exception as e:  # a corrupt frame: treat like a dead child
             self.messages.put(("corrupt", repr(e)))
         self.messages.put(_EOF)
+        with contextlib.suppress(OSError, ValueError):
+            fh.close()
 
     def _drain(self, fh: IO[bytes]) -> None:
         with contextlib.suppress(OSError, ValueError):
             for line in iter(fh.readline, b""):
                 self.stderr_tail.append(line)
+        with contextlib.suppress(OSError, ValueError):
+            fh.close()
 
     def send(self, msg: Any) -> bool:
         try:
@@ -124,9 +180,11 @@ class _Child:
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            self.stdin.close()
+        if self._direct:
             with contextlib.suppress(OSError, ValueError):
-                f.close()  # type: ignore[union-attr]
+                self.proc.stdout.close()  # type: ignore[union-attr]
 
 
 class IsolatedDll(AdminDll):
@@ -171,6 +229,7 @@ class IsolatedDll(AdminDll):
         self.machine: Machine = machine
         self.inner_loader_name: str = inner
         self._base_addresses = dict(addresses)
+        _LIVE.add(self)
 
     # -- child management -------------------------------------------------------------------
 
@@ -179,7 +238,7 @@ class IsolatedDll(AdminDll):
         self._child = child
         child.send(("load", self._loader, self.path, self._bitness, self._options))
         try:
-            msg = child.messages.get(timeout=self._start_timeout)
+            msg = child.get(timeout=self._start_timeout)
         except queue.Empty:
             child.kill()
             raise LoadError(
@@ -287,27 +346,21 @@ class IsolatedDll(AdminDll):
         assert child is not None
         self._seq += 1
         seq = self._seq
-        mm = self._mm
         records: list[bytes] = []
         if not child.send(("calls", seq, [self._to_child(c) for c in calls])):
             return self._died(child, calls, records, seq)
         while True:
-            index, _count, start, _used = _PROGRESS.unpack_from(mm, 8)
-            if index != IDLE and index < len(calls) and struct.unpack_from("<Q", mm, 0)[0] == seq:
+            index, start = self._running(seq, len(calls))
+            if index is not None:
                 remaining = start + calls[index].timeout - time.monotonic()
                 wait = max(remaining, 0.0) + 0.002
             else:
                 wait = 0.05
             try:
-                msg = child.messages.get(timeout=wait)
+                msg = child.get(timeout=wait)
             except queue.Empty:
-                index, _count, start, _used = _PROGRESS.unpack_from(mm, 8)
-                if (
-                    index != IDLE
-                    and index < len(calls)
-                    and struct.unpack_from("<Q", mm, 0)[0] == seq
-                    and time.monotonic() - start > calls[index].timeout
-                ):
+                index, start = self._running(seq, len(calls))
+                if index is not None and time.monotonic() - start > calls[index].timeout:
                     child.kill()
                     got = self._collect(records, seq)
                     t = calls[index].timeout
@@ -321,7 +374,7 @@ class IsolatedDll(AdminDll):
                         seconds=time.monotonic() - start,
                     )
                     return got[:index], fault, None
-                if child.proc.poll() is not None and child.messages.empty():
+                if child.proc.poll() is not None:
                     return self._died(child, calls, records, seq)
                 continue
             if msg[0] == "chunk" and msg[1] == seq:
@@ -331,6 +384,20 @@ class IsolatedDll(AdminDll):
                 return self._finish(got)
             elif msg is _EOF or msg[0] in ("eof", "corrupt"):
                 return self._died(child, calls, records, seq)
+
+    def _running(self, seq: int, n: int) -> tuple[int | None, float]:
+        """(index, start) of the call the child is running in batch ``seq``, or (None, 0)."""
+        mm = self._mm
+        # the child writes the header while we read: take two equal snapshots (no torn read)
+        while True:
+            a = mm[0:32]
+            if mm[0:32] == a:
+                break
+        (batch,) = struct.unpack_from("<Q", a, 0)
+        index, _count, start, _used = _PROGRESS.unpack_from(a, 8)
+        if batch != seq or index == IDLE or index >= n or start <= 0.0:
+            return None, 0.0
+        return index, start
 
     def _finish(
         self, got: list[CallResult | tuple[str, str]]
@@ -372,8 +439,10 @@ class IsolatedDll(AdminDll):
         # drain chunk messages that arrived before the end of the stream
         while True:
             try:
-                msg = child.messages.get_nowait()
+                msg = child.get_nowait()
             except queue.Empty:
+                break
+            if msg is _EOF or msg[0] in ("eof", "corrupt"):
                 break
             if msg[0] == "chunk" and msg[1] == seq:
                 records.extend(msg[2])
@@ -407,7 +476,7 @@ class IsolatedDll(AdminDll):
             return None
         while True:
             try:
-                msg = child.messages.get(timeout=30)
+                msg = child.get(timeout=30)
             except queue.Empty:
                 return None
             if msg[0] == "usage":
@@ -426,7 +495,7 @@ class IsolatedDll(AdminDll):
                 deadline = time.monotonic() + 5
                 while time.monotonic() < deadline:
                     try:
-                        msg = child.messages.get(timeout=max(deadline - time.monotonic(), 0.01))
+                        msg = child.get(timeout=max(deadline - time.monotonic(), 0.01))
                     except queue.Empty:
                         break
                     if msg[0] in ("closed", "eof"):
@@ -438,8 +507,25 @@ class IsolatedDll(AdminDll):
         self._release_files()
 
     def __del__(self) -> None:
+        if sys.is_finalizing():
+            child = self._child if hasattr(self, "_child") else None
+            if child is not None:
+                with contextlib.suppress(Exception):
+                    child.proc.kill()
+            return
         with contextlib.suppress(Exception):
             self.close()
+
+
+_LIVE: weakref.WeakSet[IsolatedDll] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Unload every still-open isolated DLL before the interpreter shuts down."""
+    for dll in list(_LIVE):
+        with contextlib.suppress(Exception):
+            dll.close()
 
 
 def _name(call: Call) -> str:

@@ -25,7 +25,6 @@ import struct
 import sys
 import tempfile
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -442,29 +441,30 @@ fast_result = _result_factory()
 
 
 class _WStrCache:
-    """UTF-16LE + NUL buffers for repeated names (users, ports); LRU-bounded.
+    """UTF-16LE + NUL buffers for repeated names (users, ports); bounded, oldest dropped first.
 
-    Items are (owner cdata, ``uint16_t *``, encoded bytes, buffer view of owner).
+    Items are (owner cdata, ``uint16_t *``, encoded bytes, buffer view of owner). Hot paths
+    call ``items.get(s) or cache.get(s)`` to skip a method call on hits.
     """
 
     def __init__(self, limit: int = 4096) -> None:
-        self._items: OrderedDict[str, tuple[Any, Any, bytes, Any]] = OrderedDict()
+        self.items: dict[str, tuple[Any, Any, bytes, Any]] = {}
         self._limit = limit
 
     def get(self, s: str) -> tuple[Any, Any, bytes, Any]:
-        item = self._items.get(s)
+        item = self.items.get(s)
         if item is None:
             raw = s.encode("utf-16-le", "surrogatepass") + b"\0\0"
             owner = _ffi.new("char[]", len(raw))  # exact size: ffi.buffer(owner) == raw
             _ffi.memmove(owner, raw, len(raw))
             item = (owner, _ffi.cast("uint16_t *", owner), raw, _ffi.buffer(owner))
-            self._items[s] = item
-            if len(self._items) > self._limit:
-                self._items.popitem(last=False)
+            self.items[s] = item
+            if len(self.items) > self._limit:
+                del self.items[next(iter(self.items))]
         return item
 
     def drop(self, s: str) -> None:
-        self._items.pop(s, None)
+        self.items.pop(s, None)
 
 
 class _StructBuf:
@@ -571,6 +571,7 @@ class NativeAdminDll(AdminDll):
         """A closure that marshals ``args`` per ``sig``, calls ``fn`` and reads everything back."""
         bits = self._bits
         wcache = self._wstr
+        hit = wcache.items.get
         n = len(sig.params)
         kinds = tuple(p.kind for p in sig.params)
         returns = sig.returns
@@ -612,8 +613,8 @@ class NativeAdminDll(AdminDll):
                 if len(args) != n:
                     raise ValueError(f"{sig.name} takes {n} arguments, the call gives {len(args)}")
                 user, port = args[0], args[1]
-                u = wcache.get(user) if user is not None else None
-                p = wcache.get(port) if port is not None else None
+                u = (hit(user) or wcache.get(user)) if user is not None else None
+                p = (hit(port) or wcache.get(port)) if port is not None else None
                 c2[0] = args[2] & _MASK
                 if has_notify:
                     c3[0] = args[3] & _MASK
@@ -824,8 +825,19 @@ if not _IS_WINDOWS:
 
 
 def _image_base(addr: int) -> int | None:
-    """Load address of the image that contains ``addr`` (dladdr), or None when unknown."""
-    if _dladdr is None or addr == 0:
+    """Load address of the image that contains ``addr``, or None when unknown.
+
+    POSIX: ``dladdr``; Windows: ``GetModuleHandleExW(FROM_ADDRESS)`` (an HMODULE is the base).
+    """
+    if addr == 0:
+        return None
+    if _IS_WINDOWS:
+        handle = ctypes.c_void_p()
+        flags = 0x4 | 0x2  # GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | _UNCHANGED_REFCOUNT
+        k32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        ok = k32.GetModuleHandleExW(flags, ctypes.c_void_p(addr), ctypes.byref(handle))
+        return int(handle.value or 0) or None if ok else None
+    if _dladdr is None:
         return None
     info = _DlInfo()
     if not _dladdr(ctypes.c_void_p(addr), ctypes.byref(info)):

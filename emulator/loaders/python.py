@@ -77,6 +77,7 @@ __all__ = [
     "is_python_spec",
 ]
 
+_LOADS = itertools.count(1)
 _HOOKS = frozenset({"rasemu_resources", "rasemu_detach"})
 _MASK = 0xFFFFFFFF
 # Fake code addresses handed out for stand-in callables (never dereferenced).
@@ -191,7 +192,8 @@ class PythonAdminDll(AdminDll):
                 raise LoadError("stand-in file not found", where=path)
             if os.path.isdir(path):
                 raise LoadError("is a directory, expected a Python stand-in file", where=path)
-            name = f"rasemu_standin_{os.path.splitext(os.path.basename(path))[0]}"
+            stem = os.path.splitext(os.path.basename(path))[0]
+            name = f"rasemu_standin_{stem}_{next(_LOADS)}"
             spec = importlib.util.spec_from_file_location(name, path)
             return spec, None
         module, _, attr = path.partition(":")
@@ -210,6 +212,10 @@ class PythonAdminDll(AdminDll):
         if spec is None or spec.loader is None:
             raise LoadError("cannot load as a Python module", where=self.path)
         module = importlib.util.module_from_spec(spec)
+        # registered while it executes (dataclasses and typing look the module up by name);
+        # an imported "module:Class" spec gets its old sys.modules entry back afterwards
+        previous = sys.modules.get(spec.name)
+        sys.modules[spec.name] = module
         try:
             spec.loader.exec_module(module)
         except Exception as e:
@@ -218,6 +224,11 @@ class PythonAdminDll(AdminDll):
                 f"{type(e).__name__}: {e}{_where(e, spec.origin)}",
                 where=self.path,
             ) from None
+        finally:
+            if previous is not None:
+                sys.modules[spec.name] = previous
+            else:
+                sys.modules.pop(spec.name, None)
         self._module = module
         names: dict[str, Callable[..., Any]] = {}
         owner: Any = module

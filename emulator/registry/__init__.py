@@ -28,7 +28,10 @@ from emulator.registry.model import (
     ValueNotFoundError,
     split_path,
 )
+from emulator.registry.patcher import Patcher, RegistryAccessError
+from emulator.registry.seeds import SEEDS, apply_seed, seeded
 from emulator.registry.snapshot import RegistryDiff, Snapshot, ValueChange, diff
+from emulator.registry.winreg import FakeWinreg, PyHKEY
 
 __all__ = [
     "HKEY_CLASSES_ROOT",
@@ -49,14 +52,21 @@ __all__ = [
     "REG_RESOURCE_REQUIREMENTS_LIST",
     "REG_SZ",
     "ROOTS",
+    "SEEDS",
+    "FakeWinreg",
     "KeyHasSubkeysError",
     "KeyNotFoundError",
+    "Patcher",
+    "PyHKEY",
     "Registry",
+    "RegistryAccessError",
     "RegistryDiff",
     "RegistryPathError",
     "Snapshot",
     "ValueChange",
     "ValueNotFoundError",
+    "apply_seed",
     "diff",
+    "seeded",
     "split_path",
 ]

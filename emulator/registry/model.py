@@ -180,6 +180,7 @@ def join_path(root: str, names: Iterable[str]) -> str:
 _Target = tuple[str, tuple[str, ...]]  # (physical root, physical component names)
 # Path mapping is a pure function of (root, names, view): cache it (names keep their case).
 _TARGET_CACHE: dict[tuple[str, tuple[str, ...], int], tuple[_Target, ...]] = {}
+_FOLDED: dict[tuple[str, ...], tuple[str, ...]] = {}  # component names -> folded names
 
 
 class Registry:
@@ -226,9 +227,15 @@ class Registry:
         return result
 
     def _node(self, root: str, names: tuple[str, ...]) -> Node | None:
+        folded = _FOLDED.get(names)
+        if folded is None:
+            folded = tuple(fold(n) for n in names)
+            if len(_FOLDED) >= _PATH_CACHE_MAX:
+                _FOLDED.clear()
+            _FOLDED[names] = folded
         node: Node | None = self._roots[root]
-        for n in names:
-            node = node.subkeys.get(fold(n))  # type: ignore[union-attr]
+        for f in folded:
+            node = node.subkeys.get(f)  # type: ignore[union-attr]
             if node is None:
                 return None
         return node

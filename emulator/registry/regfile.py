@@ -1,9 +1,11 @@
 """Windows ``.reg`` files: parse into operations, apply to a :class:`Registry`, export.
 
-Formats: ``Windows Registry Editor Version 5.00`` and ``REGEDIT4``. Encodings read:
-UTF-16LE with BOM, UTF-8 with BOM (modern regedit accepts it; Wine's does not) and,
-without a BOM, ANSI read as code page 1252 (regedit uses the system ANSI code page;
-rasemu fixes it to cp1252 so results do not depend on the host).
+Formats: ``Windows Registry Editor Version 5.00``, ``REGEDIT4`` and, for import, Windows
+3.1's ``REGEDIT`` (``HKEY_CLASSES_ROOT\\path = value`` lines setting default values). Encodings read: UTF-16LE with BOM, UTF-8 with BOM (users report
+that current Windows regedit accepts it; Wine's regedit does not) and, without a BOM,
+ANSI read as code page 1252 (regedit uses the system ANSI code page; rasemu fixes it to
+cp1252 so results do not depend on the host). UTF-16 without BOM or big-endian is refused,
+as regedit refuses it.
 
 Behaviour follows regedit's import and export (facts taken from Wine's regedit, whose
 tests run against Windows; no code copied):
@@ -18,8 +20,9 @@ tests run against Windows; no code copied):
 * Hex lists continue on the next line after a ``,\\``; the next line's leading blanks are
   skipped, and blank or comment lines in between are skipped.
 * hex(1), hex(2) and hex(7) data get a terminating NUL appended when it is missing. In
-  REGEDIT4 files their data is ANSI (cp1252) text and is widened to UTF-16 on import;
-  REGEDIT4 export narrows REG_EXPAND_SZ and REG_MULTI_SZ data the same way.
+  REGEDIT4 files their data is ANSI (cp1252) text and is widened to UTF-16 on import
+  (rasemu decides by the header, as the REGEDIT4 format defines; Wine decides by the
+  file's encoding); REGEDIT4 export narrows REG_EXPAND_SZ and REG_MULTI_SZ data.
 * Export: UTF-16LE with BOM (or cp1252 for REGEDIT4), CRLF, the header, then for each key
   a blank line and ``[KEY]`` followed by its values (default value ``@`` first, then the
   others in stored order), subkeys after their parent in Windows order, and a final
@@ -27,10 +30,11 @@ tests run against Windows; no code copied):
   comma that brings it to 77 characters or more (the first line counts the value name
   and type prefix), i.e. 25 bytes on each continuation line.
 
-rasemu decisions where regedit would lose data (documented in the README): a REG_SZ is
-written as a quoted string only when its data is one NUL-terminated UTF-16 string
-without other NULs, else as ``hex(1):``; a REG_DWORD whose data is not 4 bytes is
-written as ``hex(4):``.
+Like regedit, a REG_SZ is always written as a quoted string: its last character is
+taken as the terminator and the text stops at the first NUL (empty data gives ``""``);
+a REG_DWORD whose data is not 4 bytes is written as ``hex(4):``. ``lossless=True``
+(rasemu's option) writes a REG_SZ that the quoted form would shorten as ``hex(1):``.
+String-typed data without a terminating NUL cannot survive any .reg file: import adds it.
 
 Strict mode (the default) raises :class:`~emulator.errors.InputError` naming file, line
 and column for anything irregular. Lenient mode does what regedit does (skips what it
@@ -50,6 +54,7 @@ from typing import Final, Literal
 from emulator.errors import InputError
 from emulator.registry.model import (
     HKEY_CLASSES_ROOT,
+    MAX_VALUE_NAME,
     KeyNotFoundError,
     Registry,
     RegistryPathError,
@@ -59,6 +64,7 @@ from emulator.registry.model import (
 
 HEADER_V5: Final = "Windows Registry Editor Version 5.00"
 HEADER_V4: Final = "REGEDIT4"
+HEADER_V31: Final = "REGEDIT"
 
 REG_SZ: Final = 1
 REG_EXPAND_SZ: Final = 2
@@ -94,13 +100,17 @@ _DWORD_RE: Final = re.compile(r"[ \t]*([0-9A-Fa-f]*)")
 Encoding = Literal["utf-16-le", "utf-8-sig", "cp1252"]
 
 
-def _ansi_errors(exc: UnicodeError) -> tuple[str, int]:
-    # cp1252 leaves 0x81, 0x8D, 0x8F, 0x90, 0x9D undefined; Windows maps them to U+00xx.
+_CP1252_UNDEFINED: Final = frozenset(b"\x81\x8d\x8f\x90\x9d")
+
+
+def _ansi_errors(exc: UnicodeError) -> tuple[str | bytes, int]:
+    # cp1252 leaves 0x81, 0x8D, 0x8F, 0x90, 0x9D undefined; Windows maps them to U+00xx
+    # and back. Other characters cp1252 cannot hold are written as '?'.
     if isinstance(exc, UnicodeDecodeError):
         return chr(exc.object[exc.start]), exc.start + 1
     if isinstance(exc, UnicodeEncodeError):
-        ch = exc.object[exc.start]
-        return ("?" if ord(ch) > 0xFF or ord(ch) < 0x80 else ch), exc.start + 1
+        code = ord(exc.object[exc.start])
+        return (bytes([code]) if code in _CP1252_UNDEFINED else b"?"), exc.start + 1
     raise exc
 
 
@@ -109,8 +119,7 @@ codecs.register_error("rasemu-ansi", _ansi_errors)
 
 def _to_ansi(text: str) -> bytes:
     """Text as regedit writes it to an ANSI file (cp1252, '?' for what it cannot hold)."""
-    out = text.encode("cp1252", "rasemu-ansi")
-    return out
+    return text.encode("cp1252", "rasemu-ansi")
 
 
 def _from_ansi(data: bytes) -> str:
@@ -183,7 +192,7 @@ class Issue:
 
 @dataclass
 class RegFile:
-    """A parsed .reg file: format version (4 or 5), encoding, operations and issues.
+    """A parsed .reg file: format version (3 = Windows 3.1, 4 or 5), encoding, operations and issues.
 
     ``skipped`` lists what lenient parsing left out (as regedit would); ``notes`` lists
     irregular things that were accepted (lenient) or are worth knowing (both modes).
@@ -226,6 +235,7 @@ class _Skip(Exception):
 
 
 _CHUNK: Final = 1 << 20
+_SNIFF: Final = 1 << 16  # bytes of an ANSI file checked for UTF-8 look-alikes
 _Read = Callable[[int], bytes]
 
 
@@ -274,6 +284,17 @@ def _open_lines(read: _Read, name: str, strict: bool,
             "regedit needs the BOM (FF FE)",
             where=name,
         )
+    head += read(_SNIFF)
+    if not head.isascii():
+        try:
+            head.decode("utf-8")
+            utf8 = True
+        except UnicodeDecodeError as exc:
+            utf8 = exc.start >= len(head) - 3 and "end of data" in exc.reason
+        if utf8:
+            notes.append(Issue(name, 0, 0, "no byte order mark, so the file is read as ANSI "
+                               "(cp1252) as regedit does, but its bytes look like UTF-8: save it "
+                               "with a BOM if UTF-8 was meant"))
     return _stream_lines(head, read, lambda raw, final: _from_ansi(raw)), "cp1252"
 
 
@@ -372,6 +393,36 @@ class _Parser:
             except _Stop:
                 return
 
+    def run_win31(self) -> None:
+        """Windows 3.1 format: ``HKEY_CLASSES_ROOT\\path [=] value`` sets a default value."""
+        for line in self.lines:
+            self.lineno += 1
+            if not line.strip(_BLANKS):
+                continue
+            if not line.startswith("HKEY_CLASSES_ROOT"):
+                try:
+                    raise self.skip(self.lineno, 1, "expected 'HKEY_CLASSES_ROOT\\...' "
+                                    "(Windows 3.1 REGEDIT format), got " + _show(line))
+                except _Skip:
+                    continue
+            end = 0
+            while end < len(line) and not line[end].isspace():
+                end += 1
+            q = end
+            while q < len(line) and line[q] in _BLANKS:
+                q += 1
+            if line.startswith("=", q):
+                q += 1
+            if line.startswith(" ", q):
+                q += 1  # at most one space goes
+            try:
+                path = self.key_path(line[:end], self.lineno, 1, False)
+            except _Skip:
+                continue
+            self.ops.append(CreateKey(path, self.name, self.lineno, 1))
+            self.ops.append(SetValue(path, "", REG_SZ, line[q:].encode("utf-16-le", "surrogatepass")
+                                     + b"\x00\x00", self.name, self.lineno, 1))
+
     # -- keys --------------------------------------------------------------
 
     def key_line(self, line: str, lineno: int, p: int) -> None:
@@ -382,8 +433,8 @@ class _Parser:
         if line[start:start + 1] in (" ", "\t"):
             raise self.skip(lineno, start + 1, "key name starts with a blank (regedit ignores the line)")
         tail = line[end + 1:].rstrip(_BLANKS)
-        if tail:
-            extra = tail.lstrip(_BLANKS)
+        extra = tail.lstrip(_BLANKS)
+        if extra and extra[0] != ";":
             self.irregular(lineno, len(line[:end + 1]) + len(tail) - len(extra) + 1,
                            f"unexpected text after ']': {_show(extra)}")
         text = line[start:end]
@@ -465,6 +516,8 @@ class _Parser:
         if q >= end:
             raise self.skip(lineno, q + 1, "expected data after '=': '\"string\"', 'dword:', 'hex:', 'hex(N):' or '-'")
         c = line[q]
+        if len(name) > MAX_VALUE_NAME:
+            raise self.skip(lineno, col0, f"value name longer than {MAX_VALUE_NAME} characters")
         if c == '"':
             text, r = self.unescape(line, q + 1, lineno, "string")
             self.rest_is_comment(line, r, end, lineno, "after the closing '\"'")
@@ -713,7 +766,8 @@ def _show(text: str, limit: int = 40) -> str:
 
 
 def _header(first: str, name: str, strict: bool, notes: list[Issue]) -> int:
-    """Format version from the first line: 5, 4, or 0 (regedit accepts but imports nothing)."""
+    """Format version from the first line: 5, 4, 3 (Windows 3.1) or 0 (regedit accepts the
+    header but imports nothing)."""
     stripped = first.lstrip(_BLANKS)
     if stripped != first:
         if strict:
@@ -723,12 +777,12 @@ def _header(first: str, name: str, strict: bool, notes: list[Issue]) -> int:
         return 5
     if stripped == HEADER_V4:
         return 4
+    if stripped == HEADER_V31:
+        return 3
     expected = f"expected the header {HEADER_V5!r} or {HEADER_V4!r}"
     if stripped.startswith("REGEDIT"):
         reason = (f"{expected}, got {_show(stripped)}: regedit accepts this header but imports "
                   "nothing from the file")
-        if stripped == "REGEDIT":
-            reason = "Windows 3.1 'REGEDIT' files are not supported; " + expected
         if strict:
             raise InputError(reason, where=name, line=1, column=1)
         notes.append(Issue(name, 1, 1, reason))
@@ -746,7 +800,9 @@ def _parse_stream(read: _Read, name: str, strict: bool) -> RegFile:
     version = _header(next(lines), name, strict, notes)
     parser = _Parser(lines, name, strict, version, encoding)
     parser.notes = notes
-    if version:
+    if version == 3:
+        parser.run_win31()
+    elif version:
         parser.run()
     return RegFile(name, version or 5, encoding, parser.ops, parser.skipped, parser.notes)
 
@@ -881,11 +937,27 @@ def _is_plain_string(data: bytes) -> bool:
     return True
 
 
-def format_value(name: str, vtype: int, data: bytes, *, version: int = 5) -> str:
-    """One value as regedit writes it (lines joined by CRLF, no final line end)."""
+def _regedit_string(data: bytes) -> str:
+    """REG_SZ text as regedit writes it: the last character is taken as the terminator and
+    the text ends at the first NUL (so "a\\0b\\0" becomes "a" and empty data "")."""
+    units = len(data) // 2 - 1
+    if units <= 0:
+        return ""
+    text = data[: 2 * units].decode("utf-16-le", "surrogatepass")
+    nul = text.find("\x00")
+    return text if nul < 0 else text[:nul]
+
+
+def format_value(name: str, vtype: int, data: bytes, *, version: int = 5,
+                 lossless: bool = False) -> str:
+    """One value as regedit writes it (lines joined by CRLF, no final line end).
+
+    ``lossless``: a REG_SZ that regedit's quoted form would shorten (embedded NUL, no
+    terminator, odd length) is written as ``hex(1):`` instead.
+    """
     head = '"' + _escape(name) + '"=' if name else "@="
-    if vtype == REG_SZ and _is_plain_string(data):
-        return head + '"' + _escape(data[:-2].decode("utf-16-le", "surrogatepass")) + '"'
+    if vtype == REG_SZ and (not lossless or _is_plain_string(data)):
+        return head + '"' + _escape(_regedit_string(data)) + '"'
     if vtype == REG_DWORD and len(data) == 4:
         return head + f"dword:{int.from_bytes(data, 'little'):08x}"
     prefix = "hex:" if vtype == REG_BINARY else f"hex({vtype:x}):"
@@ -926,7 +998,8 @@ def _walk(registry: Registry, key: str | None) -> Iterator[tuple[str, list[tuple
     yield from registry.snapshot(key).walk()
 
 
-def export_text(registry: Registry, key: str | None = None, *, version: int = 5) -> str:
+def export_text(registry: Registry, key: str | None = None, *, version: int = 5,
+                lossless: bool = False) -> str:
     """The export as text with CRLF line ends (no BOM); see :func:`export`."""
     if key is not None:
         try:
@@ -951,25 +1024,28 @@ def export_text(registry: Registry, key: str | None = None, *, version: int = 5)
                 default = item
                 break
         if default is not None:
-            append(format_value("", default[1], default[2], version=version))
+            append(format_value("", default[1], default[2], version=version, lossless=lossless))
             append("\r\n")
         for name, vtype, data in values:
             if name:
-                append(format_value(name, vtype, data, version=version))
+                append(format_value(name, vtype, data, version=version, lossless=lossless))
                 append("\r\n")
     append("\r\n")
     return "".join(out)
 
 
-def export(registry: Registry, key: str | None = None, *, version: int = 5) -> bytes:
+def export(registry: Registry, key: str | None = None, *, version: int = 5,
+           lossless: bool = False) -> bytes:
     """Export ``key`` (default: every root that holds anything) as regedit writes it.
 
     ``version`` 5: UTF-16LE with BOM; 4: ``REGEDIT4`` in cp1252 (characters cp1252 cannot
     hold become '?', as regedit's ANSI export does). An unknown key is an InputError.
+    ``lossless`` writes REG_SZ data that regedit would shorten as ``hex(1):`` (see
+    :func:`format_value`); otherwise the output is regedit's, byte for byte.
     """
     if version not in (4, 5):
         raise ValueError(f"version must be 4 or 5, not {version!r}")
-    text = export_text(registry, key, version=version)
+    text = export_text(registry, key, version=version, lossless=lossless)
     if version == 5:
         return b"\xff\xfe" + text.encode("utf-16-le", "surrogatepass")
     return _to_ansi(text)

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from emulator.registry._node import Node, fold
+from emulator.registry._node import Node, fold, order_key
 
 ValueData = tuple[int, bytes]
 
@@ -241,17 +241,21 @@ class _DiffAcc:
                     self.values_added.append((path, name, (t, d)))
         if na.subkeys is nb.subkeys:
             return
-        for name in na.subkey_names():
-            f = fold(name)
-            cb = nb.subkeys.get(f)
+        sa, sb = na.subkeys, nb.subkeys
+        changed = [f for f, ca in sa.items() if sb.get(f) is not ca]  # keys are folded names
+        added = [f for f in sb if f not in sa]
+        if len(changed) > 1:
+            changed.sort(key=order_key)
+        for f in changed:
+            cb = sb.get(f)
             if cb is None:
-                self.keys_removed.append(path + "\\" + name)
+                self.keys_removed.append(path + "\\" + sa[f].name)
             else:
-                self.pair(path + "\\" + name, na.subkeys[f], cb)
-        for name in nb.subkey_names():
-            f = fold(name)
-            if f not in na.subkeys:
-                self.added(path + "\\" + name, nb.subkeys[f])
+                self.pair(path + "\\" + sa[f].name, sa[f], cb)
+        if len(added) > 1:
+            added.sort(key=order_key)
+        for f in added:
+            self.added(path + "\\" + sb[f].name, sb[f])
 
     def added(self, path: str, node: Node) -> None:
         self.keys_added.append(path)

@@ -31,13 +31,13 @@ import itertools
 import json
 import os
 import sys
-import weakref
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
+from time import time_ns
 from types import TracebackType
 from typing import Any, Final
 
 from emulator.registry import model as _m
-from emulator.registry._node import Node, filetime_now, fold
+from emulator.registry._node import _EPOCH_AS_FILETIME, _FOLD_CACHE, Node, filetime_now, fold
 from emulator.registry.model import Registry, RegistryPathError
 
 # -- constants (values from winreg / winnt.h) ---------------------------------------
@@ -187,10 +187,14 @@ class _Open:
         self.nver = -1
 
 
+#: State returned for a handle value that is not open (root "" -> ERROR_INVALID_HANDLE on use).
+_INVALID: Final = _Open("", (), (), None, -1, 0)
+
+
 class PyHKEY:
     """A registry handle (CPython's ``PyHKEY``, exposed as ``winreg.HKEYType``)."""
 
-    __slots__ = ("__weakref__", "_fake", "_h")
+    __slots__ = ("_fake", "_h")
 
     def __init__(self, fake: FakeWinreg, handle: int) -> None:
         self._fake = fake
@@ -474,7 +478,6 @@ class FakeWinreg:
         self.environ: MutableMapping[str, str] = environ if environ is not None else _default_environ()
         # dict operations are atomic under the GIL: no lock for the handle table
         self._handles: dict[int, _Open] = {}
-        self._owners: dict[int, weakref.ref[PyHKEY]] = {}
         self._next = itertools.count(0x1A4, 4)
         self._reflection_disabled: set[int] = set()
         # HKEY_PERFORMANCE_DATA / HKEY_DYN_DATA get root "" and fail with ERROR_INVALID_HANDLE
@@ -494,25 +497,25 @@ class FakeWinreg:
         return [(h, _m.join_path(st.root, st.names)) for h, st in items]
 
     def close_all(self) -> int:
-        """Close every open handle; return how many were open."""
+        """Close every open handle; return how many were open.
+
+        Handle objects keep their number (as after ``CloseKey(number)``): using or closing
+        them again fails with ERROR_INVALID_HANDLE.
+        """
         n = len(self._handles)
         self._handles.clear()
-        owners = list(self._owners.values())
-        self._owners.clear()
-        for ref in owners:
-            obj = ref()
-            if obj is not None:
-                obj._h = 0
         return n
 
     def _close(self, h: int) -> None:
         st = self._handles.pop(h, None)
-        self._owners.pop(h, None)
         if st is None and h not in self._predefined:
             raise win_error(ERROR_INVALID_HANDLE)
 
     def _state(self, key: object) -> _Open:
         if type(key) is PyHKEY:
+            st = self._handles.get(key._h)
+            if st is not None:
+                return st
             h = key._h
         elif isinstance(key, int) and not isinstance(key, bool):
             h = key
@@ -526,7 +529,7 @@ class FakeWinreg:
         if st is None:
             st = self._predefined.get(h)
             if st is None:
-                raise win_error(ERROR_INVALID_HANDLE)
+                return _INVALID  # fails with ERROR_INVALID_HANDLE after the audit event
         return st
 
     @staticmethod
@@ -541,7 +544,6 @@ class FakeWinreg:
         h = next(self._next)
         obj = PyHKEY(self, h)
         self._handles[h] = st
-        self._owners[h] = weakref.ref(obj)
         return obj
 
     def _view(self, access: int) -> int:
@@ -647,6 +649,12 @@ class FakeWinreg:
             names: tuple[str, ...] = ()
         else:
             names = self._names(sub)
+        result = self._new_handle(self._create_state(st, names, access, view))
+        sys.audit("winreg.OpenKey/result", result._h)
+        return result
+
+    def _create_state(self, st: _Open, names: tuple[str, ...], access: int, view: int) -> _Open:
+        """RegCreateKeyEx without audit events or a handle: the state for ``st\\names``."""
         reg = self.registry
         with reg._lock:
             full, targets = self._resolve(st, names, view)
@@ -660,9 +668,9 @@ class FakeWinreg:
                 node = reg._wnode(*targets[-1])
                 reg._ensure_view32_parents(st.root, full, view)
             state = _Open(st.root, full, targets, node.ident, access, view)
-        result = self._new_handle(state)
-        sys.audit("winreg.OpenKey/result", result._h)
-        return result
+            state.node = node
+            state.nver = reg._version
+        return state
 
     @staticmethod
     def _names(sub: str) -> tuple[str, ...]:
@@ -794,8 +802,9 @@ class FakeWinreg:
         sub = _str_arg("LoadKey", 2, sub_key, False)
         fname = _str_arg("LoadKey", 3, file_name, False)
         assert sub is not None and fname is not None
-        self._state(key)
+        st = self._state(key)
         sys.audit("winreg.LoadKey", self._handle_int(key), sub, fname)
+        self._usable(st)
         root = {HKEY_USERS: _m.HKEY_USERS, HKEY_LOCAL_MACHINE: _m.HKEY_LOCAL_MACHINE}.get(
             self._handle_int(key))
         if root is None:
@@ -826,19 +835,46 @@ class FakeWinreg:
     def OpenKey(self, key: object, sub_key: str | None, reserved: int = 0,
                 access: int = KEY_READ) -> PyHKEY:
         """Open an existing key; FileNotFoundError (winerror 2) if it does not exist."""
-        sub = _str_arg("OpenKey", 2, sub_key, True)
-        reserved = _int_arg(reserved, True)
-        access = _int_arg(access, True)
+        # Checks in CPython's order; the common argument types take the short branches.
+        if type(sub_key) is str and "\x00" not in sub_key:
+            sub: str | None = sub_key
+        else:
+            sub = _str_arg("OpenKey", 2, sub_key, True)
+        if type(reserved) is not int or not -0x80000000 <= reserved <= 0x7FFFFFFF:
+            reserved = _int_arg(reserved, True)
+        if type(access) is not int or not -0x80000000 <= access <= 0x7FFFFFFF:
+            access = _int_arg(access, True)
         st = self._state(key)
-        sys.audit("winreg.OpenKey", self._handle_int(key), sub, access)
-        self._usable(st)
-        if reserved not in (0, REG_OPTION_OPEN_LINK):
+        sys.audit("winreg.OpenKey", key if type(key) is int else self._handle_int(key), sub, access)
+        if not st.root:
+            raise win_error(ERROR_INVALID_HANDLE)
+        if reserved and reserved != REG_OPTION_OPEN_LINK:
             raise win_error(ERROR_INVALID_PARAMETER)
-        view = self._view(access)
-        names = self._names(sub) if sub else ()
+        view = self._view(access) if access & 0x300 else self.registry.default_view
+        if sub:
+            names = _SUB_CACHE.get(sub)
+            if names is None:
+                names = self._names(sub)
+        else:
+            names = ()
+        state = self._open_state(st, names, access, view)
+        h = next(self._next)
+        result = PyHKEY(self, h)
+        self._handles[h] = state
+        sys.audit("winreg.OpenKey/result", h)
+        return result
+
+    OpenKeyEx = OpenKey
+
+    def _open_state(self, st: _Open, names: tuple[str, ...], access: int, view: int) -> _Open:
+        """RegOpenKeyEx without audit events or a handle: the state for ``st\\names``."""
         reg = self.registry
         with reg._lock:
-            full, targets = self._resolve(st, names, view)
+            if st.ident is None and not st.names:
+                full = names
+                targets = reg._targets(st.root, names, view)
+            else:
+                full, targets = self._resolve(st, names, view)
             node = None
             for t in targets:
                 node = reg._node(*t)
@@ -850,11 +886,10 @@ class FakeWinreg:
                 else:
                     raise win_error(ERROR_FILE_NOT_FOUND)
             state = _Open(st.root, full, targets, node.ident if full else None, access, view)
-        result = self._new_handle(state)
-        sys.audit("winreg.OpenKey/result", result._h)
-        return result
-
-    OpenKeyEx = OpenKey
+            if node.ident != -1:
+                state.node = node
+                state.nver = reg._version
+        return state
 
     def QueryInfoKey(self, key: object, /) -> tuple[int, int, int]:
         """(number of subkeys, number of values, last write time as FILETIME int)."""
@@ -872,12 +907,10 @@ class FakeWinreg:
         st = self._state(key)
         sys.audit("winreg.QueryValue", self._handle_int(key), sub, None)
         self._usable(st)
-        if sub:
-            child = self.OpenKey(key, sub, 0, KEY_QUERY_VALUE)
-            try:
-                return self._query_default(self._state(child))
-            finally:
-                child.Close()
+        if sub:  # CPython opens the subkey with RegOpenKeyEx directly: no further audit event
+            child = self._open_state(st, self._names(sub), KEY_QUERY_VALUE,
+                                     self.registry.default_view)
+            return self._query_default(child)
         self._need(st, KEY_QUERY_VALUE)
         return self._query_default(st)
 
@@ -896,17 +929,31 @@ class FakeWinreg:
             _str_arg("QueryValueEx", 2, name, True)
         elif name is not None and "\x00" in name:
             raise ValueError("embedded null character")
-        st = self._state(key)
-        sys.audit("winreg.QueryValue", self._handle_int(key), None, name)
+        if type(key) is PyHKEY:
+            h = key._h
+            st = self._handles.get(h) or self._state(key)
+        else:
+            st = self._state(key)
+            h = self._handle_int(key)
+        sys.audit("winreg.QueryValue", h, None, name)
         if not st.access & (KEY_QUERY_VALUE | _MAXIMUM_ALLOWED):
             raise win_error(ERROR_ACCESS_DENIED)
         reg = self.registry
-        with reg._lock:
-            entry = self._node(st).values.get(fold(name) if name else "")
+        f = (_FOLD_CACHE.get(name) or fold(name)) if name else ""
+        node = st.node
+        if st.nver == reg._version and node is not None:
+            entry = node.values.get(f)  # one atomic dict read: no lock needed
+        else:
+            with reg._lock:
+                entry = self._node(st).values.get(f)
         if entry is None:
             self._usable(st)
             raise win_error(ERROR_FILE_NOT_FOUND)
-        return from_registry(entry[2], entry[1]), entry[1]
+        typ = entry[1]
+        data = entry[2]
+        if typ == 4 and len(data) == 4:
+            return int.from_bytes(data, "little"), 4
+        return from_registry(data, typ), typ
 
     def SaveKey(self, key: object, file_name: str, /) -> None:
         """Write the key and its subtree to a new file (rasemu JSON format, see module doc)."""
@@ -937,12 +984,10 @@ class FakeWinreg:
         st = self._state(key)
         sys.audit("winreg.SetValue", self._handle_int(key), sub, typ, value)
         self._usable(st)
-        if sub:
-            child = self.CreateKeyEx(key, sub, 0, KEY_SET_VALUE)
-            try:
-                self._set(self._state(child), "", typ, to_registry(value, typ))
-            finally:
-                child.Close()
+        if sub:  # CPython creates the subkey with RegCreateKeyEx directly: no further audit event
+            child = self._create_state(st, self._names(sub), KEY_SET_VALUE,
+                                       self.registry.default_view)
+            self._set(child, "", typ, to_registry(value, typ))
             return
         self._need(st, KEY_SET_VALUE)
         self._set(st, "", typ, to_registry(value, typ))
@@ -955,7 +1000,8 @@ class FakeWinreg:
         typ = _dword_arg(type)
         st = self._state(key)
         data = to_registry(value, typ)
-        sys.audit("winreg.SetValue", self._handle_int(key), value_name, typ, value)
+        sys.audit("winreg.SetValue", key._h if key.__class__ is PyHKEY else self._handle_int(key),
+                  value_name, typ, value)
         if not st.access & (KEY_SET_VALUE | _MAXIMUM_ALLOWED):
             raise win_error(ERROR_ACCESS_DENIED)
         self._set(st, value_name or "", typ, data)
@@ -963,7 +1009,7 @@ class FakeWinreg:
     def _set(self, st: _Open, name: str, typ: int, data: bytes) -> None:
         if len(name) > _m.MAX_VALUE_NAME:
             raise win_error(ERROR_INVALID_PARAMETER)
-        if st.root is None:
+        if not st.root:
             raise win_error(ERROR_INVALID_HANDLE)
         reg = self.registry
         with reg._lock:
@@ -972,10 +1018,11 @@ class FakeWinreg:
                 node = reg._wnode(*reg._targets(_m.HKEY_CLASSES_ROOT, (), 64)[-1])
             elif node.gen != reg._gen:
                 node = self._writable(st, node)
-            f = fold(name)
-            old = node.values.get(f)
-            node.values[f] = (old[0] if old is not None else name, typ, data)
-            node.mtime = filetime_now()
+            f = _FOLD_CACHE.get(name) or fold(name)
+            values = node.values
+            old = values.get(f)
+            values[f] = (old[0] if old is not None else name, typ, data)
+            node.mtime = time_ns() // 100 + _EPOCH_AS_FILETIME
 
     def DisableReflectionKey(self, key: object, /) -> None:
         """Windows 7+: succeeds without effect (recorded for QueryReflectionKey)."""
@@ -1050,4 +1097,4 @@ WINREG_NAMES: Final = tuple(
     if not n.startswith("_") and n not in ("registry", "environ", "open_handles", "close_all")
 )
 
-_: Callable[..., object] = FakeWinreg.OpenKey
+FakeWinreg.__all__ = list(WINREG_NAMES)  # type: ignore[attr-defined]  # for `from winreg import *`

@@ -53,6 +53,21 @@ def _level_line(r: Report) -> str:
     return "practice (observed practice [S1] + Microsoft's samples), not strict"
 
 
+def _registered_lines(r: Report) -> list[str]:
+    """How each DLL was registered (the Windows path findings name) and run."""
+    lines = []
+    for d in r.dll_info:
+        reg = d.get("registered")
+        if not reg:
+            continue
+        how = list(dict.fromkeys(str(d[k]) for k in ("loader", "machine") if d.get(k)))
+        variant = (d.get("selection") or {}).get("variant")
+        if variant is not None:
+            how.append(f"accept/hang-up variant {variant or '1'}")
+        lines.append(f"{reg} = {d.get('path', '')}" + (f" ({', '.join(how)})" if how else ""))
+    return lines
+
+
 def _verdict(r: Report) -> str:
     e, w, i = (r.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
     word = "PASS" if r.passed else "FAIL"
@@ -84,6 +99,8 @@ def render_plain(reports: Sequence[Report]) -> str:
             out.append("")
         out.append(f"rasemu {r.version} conformance report")
         out.append(f"  DLL        {r.dll}")
+        for line in _registered_lines(r):
+            out.append(f"  registered {line}")
         out.append(f"  profile    {r.profile}")
         out.append(f"  loader     {_loader_line(r)}")
         out.append(f"  started    {'yes' if r.started else 'no (the service would not start)'}")
@@ -123,6 +140,7 @@ def print_rich(reports: Sequence[Report], console: Any) -> None:
         head.add_column()
         for k, v in (
             ("DLL", r.dll),
+            *(("registered", line) for line in _registered_lines(r)),
             ("profile", r.profile),
             ("loader", _loader_line(r)),
             ("started", "yes" if r.started else "[red]no (the service would not start)[/]"),

@@ -145,9 +145,7 @@ def test_sdk_table_differs_from_mingw_only_in_the_two_missing_slots(
     slots = [
         f.name for f in dataclasses.fields(S.MPRAPI_ADMIN_DLL_CALLBACKS) if f.name != "revision"
     ]
-    mingw_slots = {
-        f.name for f in dataclasses.fields(S.MPRAPI_ADMIN_DLL_CALLBACKS_MINGW)
-    }
+    mingw_slots = {f.name for f in dataclasses.fields(S.MPRAPI_ADMIN_DLL_CALLBACKS_MINGW)}
     exprs = ["sizeof(MPRAPI_ADMIN_DLL_CALLBACKS)"] + [
         f"offsetof(MPRAPI_ADMIN_DLL_CALLBACKS, {s})" for s in slots if s in mingw_slots
     ]

@@ -48,6 +48,9 @@ def test_not_a_dll(tmp_path: Path) -> None:
     assert "notadll.txt: not a DLL" in line and "'MZ'" in line
     line = one_error_line(rasemu("check", tmp_path))
     assert "not a file" in line
+    dos = tmp_path / "dos.dll"
+    dos.write_bytes(b"MZ\x90\x00" + bytes(200))
+    assert "without a PE signature" in one_error_line(rasemu("check", dos))
 
 
 def test_unknown_profile_lists_the_known_ones() -> None:
@@ -113,11 +116,7 @@ needs_loaders = pytest.mark.skipif(
 )
 
 
-RESTART_BUG = "engine: RasHost.start() after stop() reuses the closed DLL entries (reported)"
-
-
 @needs_loaders
-@pytest.mark.xfail(reason=RESTART_BUG, strict=False)
 def test_check_good_passes_the_standard_set(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     res = rasemu("check", "--format", "json", "-o", out, GOOD)
@@ -141,6 +140,15 @@ def test_check_good_passes_in_every_format(tmp_path: Path) -> None:
     res = rasemu("check", *scn, "--format", "junit", GOOD)
     root = ET.fromstring(res.stdout)
     assert root.tag == "testsuites" and root.get("failures") == "0"
+
+
+@needs_loaders
+def test_a_dll_that_cannot_load_is_a_finding_not_an_input_error() -> None:
+    dll32 = ROOT / "fixtures" / "dlls" / "prebuilt" / "good32.dll"
+    res = rasemu("check", "--scenario", "basic", "--format", "json", dll32)  # 64-bit profile
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["started"] is False and [f["rule"] for f in doc["findings"] if f["severity"] == "error"] == ["R17"]
 
 
 @needs_loaders

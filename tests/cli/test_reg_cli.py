@@ -115,6 +115,20 @@ def test_diff_exit_codes_and_output(tmp_path: Path) -> None:
     assert line.endswith("bad_hex.reg:5:14: expected two hex digits, got 'zz,03'")
 
 
+def test_diff_patch_turns_a_into_b(tmp_path: Path) -> None:
+    b = tmp_path / "b.reg"
+    b.write_bytes(b"REGEDIT4\r\n\r\n[-HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\RAS\\AdminDll]\r\n")
+    a_then_b = tmp_path / "a_then_b.reg"
+    a_then_b.write_bytes(SAMPLE.read_bytes())
+    # B alone: only [-KEY], so an empty registry; A + patch must give the same.
+    patch = tmp_path / "patch.reg"
+    assert run("reg", "diff", SAMPLE, b, "--patch", patch).returncode == 1
+    applied = run("reg", "export", "--from", SAMPLE, "--from", patch)
+    expected = run("reg", "export", "--from", b)
+    assert applied.returncode == expected.returncode == 0
+    assert applied.stdout == expected.stdout
+
+
 def test_check_command() -> None:
     proc = run("reg", "check", SAMPLE)
     assert proc.returncode == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -68,7 +69,7 @@ class FakeDll(AdminDll):
             if self.delay:
                 time.sleep(self.delay)
             name = call.signature_name
-            self.calls.append((name, call.args))
+            self.calls.append((name, copy.deepcopy(call.args)))  # loaders copy too
             fn = self.overrides.get(name)
             if fn is not None:
                 return fn(self, call)

@@ -245,7 +245,8 @@ def test_duplicate_address_r63() -> None:
     host.stop()
     assert rules(host) == {"R63"}
     f = next(f for f in host.findings if f.rule == "R63")
-    assert "'carol'" in f.message and "'bob'" in f.message and f.evidence
+    assert f.extra["users"] == ["bob", "carol"] and "10.1.1.5" in f.message
+    assert [e["args"][0] for e in f.evidence] == ["bob", "carol"]  # both Get calls
 
 
 def test_probe_release_unknown_r65() -> None:
@@ -429,3 +430,42 @@ def test_trace_events_are_json_and_normalise() -> None:
 
 def test_resource_usage_none_is_fine() -> None:
     assert ResourceUsage().heap_blocks == 0
+
+
+def test_restart_reloads_and_keeps_findings() -> None:
+    host, op = make_host(opener=Opener(**{"*": {"overrides": {
+        f"{M}TerminateDll": lambda d, c: CallResult(1)}}}))
+    assert host.start()
+    s = host.connect("alice", "VPN0")
+    host.stop()
+    assert s.state == "disconnected"  # stop() disconnects everyone first
+    assert host.start()
+    assert len(host.dlls) == 1 and len(op.instances) == 4  # reloaded: two fresh instances
+    host.disconnect(host.connect("bob", "VPN1"))
+    host.stop()
+    assert rules(host) == {"R57"}
+    assert host.stats["sessions"] == 2
+    assert not [f for f in host.findings if f.subject == "host"]
+
+
+def test_release_after_reload_is_a_consequence_not_a_defect() -> None:
+    crashed = {"n": 0}
+
+    def release(d: FakeDll, c):  # type: ignore[no-untyped-def]
+        if c.args[0] == "nobody" or (c.args[0], c.args[1]) not in d.leases:
+            crashed["n"] += 1
+            return fault()(d, c)
+        return d.default(c)
+
+    op = Opener(**{"*": {"overrides": {f"{M}ReleaseIpAddress": release}}})
+    host, _ = make_host(opener=op)
+    host.start()
+    a = host.connect("alice", "VPN0")
+    host.probe_release_unknown("nobody", "VPN9", "10.9.9.9")
+    # a real loader reloads after a fault: simulate the lost state
+    op.of(A)[1].leases.clear()
+    host.disconnect(a)
+    host.stop()
+    assert crashed["n"] == 2
+    assert rules(host) == {"R65"}
+    assert any(f.rule == "R46" and f.severity.value == "info" for f in host.findings)

@@ -130,3 +130,16 @@ def test_native_variant_caught_with_exactly_its_rule(variant: str) -> None:
     host = run_standard(str(lib), profile, opener=native_opener)
     assert judged(host) == ({rule} if rule else set()), [
         (f.rule, f.severity.value, f.message) for f in host.findings]
+
+
+@pytest.mark.slow
+def test_native_release_crash_in_child_process() -> None:
+    build = pytest.importorskip("fixtures.dlls.build")
+    select = pytest.importorskip("emulator.loaders.select")
+    try:
+        lib = build.native_library("bad_release_crash")
+    except build.CompilerNotFoundError as exc:  # pragma: no cover
+        pytest.skip(str(exc))
+    host = run_standard(str(lib), "win7-x64", opener=None, loader="native", isolate=True)
+    assert judged(host) == {"R65"}, [(f.rule, f.message) for f in host.findings]
+    assert select is not None

@@ -126,10 +126,12 @@ def test_existing_references_to_a_real_module_are_replaced() -> None:
 
 def test_reimporting_a_module_under_test_gets_the_fake() -> None:
     mod = types.ModuleType("reg_user")
-    source = "import winreg\nHKLM = winreg.HKEY_LOCAL_MACHINE\nW = winreg\n"
+    source = "import winreg\nHKLM = winreg.HKEY_LOCAL_MACHINE\nW = winreg\nfrom winreg import *\n"
     with Patcher() as p:
         exec(compile(source, "reg_user", "exec"), mod.__dict__)
         assert mod.W is p.winreg
+        assert mod.OpenKey == p.fake.OpenKey and mod.REG_SZ == 1 and mod.HKEYType is p.fake.HKEYType
+        assert not hasattr(mod, "registry")  # only winreg's own names
 
 
 # -- seeds ------------------------------------------------------------------------------------
@@ -200,6 +202,16 @@ def test_composes_with_pyfakefs(fs: object, fake_registry: FakeWinreg) -> None:
     assert os.path.exists("/hives/admin.json")  # written into the fake file system
     w.LoadKey(w.HKEY_USERS, "Copy", "/hives/admin.json")
     assert w.registry.get_value(r"HKU\Copy", "DLLPath")[0] == 1
+
+
+def test_composes_with_pyfakefs_in_either_order(fake_registry: FakeWinreg, fs: object) -> None:
+    import os
+    import winreg
+
+    assert winreg is fake_registry  # type: ignore[comparison-overlap]
+    with winreg.CreateKey(winreg.HKEY_CURRENT_USER, "K") as h:
+        winreg.SaveKey(h, "/k.json")
+    assert os.path.exists("/k.json")
 
 
 class TestClassScope:

@@ -47,7 +47,7 @@ GOLDEN = crlf(
     '"dw3"=hex(4):01,02,03',
     '"q"=hex(b):01,00,00,00,00,00,00,00',
     '"none"=hex(0):',
-    '"embedded"=hex(1):61,00,00,00,62,00,00,00',
+    '"embedded"="a"',  # regedit stops at the first NUL
     '"big"=hex:00,01,02,03,04,05,06,07,08,09,0a,0b,0c,0d,0e,0f,10,11,12,13,14,15,16,\\',
     "  17,18,19,1a,1b,1c,1d,1e,1f,20,21,22,23,24,25,26,27,28,29,2a,2b,2c,2d,2e,2f,\\",
     "  30,31,32,33,34,35,36,37,38,39,3a,3b",
@@ -124,12 +124,19 @@ def test_hex_wrapping(name: str, vtype: int, size: int, first_line_bytes: int) -
             assert len(line.encode("utf-16-le")) // 2 <= 80
 
 
-def test_string_forms_and_fallbacks() -> None:
+def test_string_forms_like_regedit_and_lossless() -> None:
     assert format_value("n", 1, w("a\r\nb")) == '"n"="a\\r\\nb"'
     assert format_value("n", 1, w("")) == '"n"=""'
-    assert format_value("n", 1, b"") == '"n"=hex(1):'  # no terminator: kept exact
-    assert format_value("n", 1, b"a\0b\0") == '"n"=hex(1):61,00,62,00'
-    assert format_value("n", 1, b"a\0\0") == '"n"=hex(1):61,00,00'  # odd length
+    # regedit takes the last character as the terminator and stops at the first NUL.
+    assert format_value("n", 1, b"") == '"n"=""'
+    assert format_value("n", 1, w("abc\0def")) == '"n"="abc"'
+    assert format_value("n", 1, "abc".encode("utf-16-le")) == '"n"="ab"'
+    assert format_value("n", 1, b"a\0\0") == '"n"=""'  # odd length
+    # lossless: what the quoted form would shorten is written as hex(1):
+    assert format_value("n", 1, b"", lossless=True) == '"n"=hex(1):'
+    assert format_value("n", 1, b"a\0b\0", lossless=True) == '"n"=hex(1):61,00,62,00'
+    assert format_value("n", 1, b"a\0\0", lossless=True) == '"n"=hex(1):61,00,00'
+    assert format_value("n", 1, w("plain"), lossless=True) == '"n"="plain"'
     assert format_value("n", 1, w("\ud800x")) == '"n"="\ud800x"'  # lone surrogate kept
     assert format_value('q"\\', 4, b"\xff\xff\xff\xff") == '"q\\"\\\\"=dword:ffffffff'
     assert format_value("d", 4, b"") == '"d"=hex(4):'
@@ -139,14 +146,14 @@ def test_string_forms_and_fallbacks() -> None:
 
 def test_regedit4_export_is_ansi_and_narrows_expand_and_multi_sz() -> None:
     reg = Registry()
-    reg.set_value(K, "s", 1, w("Caf\u00e9 \u20ac \u65e5"))
+    reg.set_value(K, "s", 1, w("Caf\u00e9 \u20ac \u65e5\u0081\u0080\U0001f600"))
     reg.set_value(K, "e", 2, w("%A%"))
     reg.set_value(K, "m", 7, "a\0\u00e9\0\0".encode("utf-16-le"))
     reg.set_value(K, "b", 3, b"\1")
     data = export(reg, K, version=4)
     assert data == (
         b"REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Contoso]\r\n"
-        b'"s"="Caf\xe9 \x80 ?"\r\n'
+        b'"s"="Caf\xe9 \x80 ?\x81??"\r\n'
         b'"e"=hex(2):25,41,25,00\r\n'
         b'"m"=hex(7):61,00,e9,00,00\r\n'
         b'"b"=hex:01\r\n\r\n'
@@ -202,3 +209,66 @@ def test_fixtures_reexport() -> None:
 def test_export_version_argument() -> None:
     with pytest.raises(ValueError, match="version must be 4 or 5"):
         export(Registry(), version=3)
+
+
+def test_layout_matches_windows_reg_export() -> None:
+    """Values and expected text as Windows' reg.exe writes them (facts from Wine's
+    conformance tests, which run on Windows): creation order, wrapping, quoting."""
+    base = "HKEY_CURRENT_USER\\Software\\Wine\\reg_test"
+    reg = Registry()
+    reg.set_value(base, "DWORD", 4, (0x100).to_bytes(4, "little"))
+    reg.set_value(base, "String", 1, w("Your text here..."))
+    reg.set_value(base + "\\Subkey1", "Binary", 3, b"\x11\x22\x33\x44")
+    reg.set_value(base + "\\Subkey1", "Undefined hex", 0x100, b"%PATH%\0")
+    reg.set_value(base + "\\Subkey2a", 'double"quote', 1, w('"Hello, World!"'))
+    reg.set_value(base + "\\Subkey2a\\Subkey2b", "", 1, w("Default value name"))
+    reg.set_value(base + "\\Subkey2a\\Subkey2b", "Multiple strings", 7,
+                  "Line1\0Line2\0Line3\0\0".encode("utf-16-le"))
+    reg.set_value(base + "\\Subkey3a\\Subkey3b\\Subkey3c", "String expansion", 2,
+                  w("%HOME%\\%PATH%"))
+    reg.set_value(base + "\\Subkey3a\\Subkey3b\\Subkey3c", "Zero data type", 0, b"Value\0")
+    reg.set_value(base + "\\Subkey4", "", 4, (0x12345678).to_bytes(4, "little"))
+    reg.set_value(base + "\\Subkey4", "43981", 0xABCD, b"Value\0")
+    assert export_text(reg, base) == crlf(
+        "Windows Registry Editor Version 5.00",
+        "",
+        f"[{base}]",
+        '"DWORD"=dword:00000100',
+        '"String"="Your text here..."',
+        "",
+        f"[{base}\\Subkey1]",
+        '"Binary"=hex:11,22,33,44',
+        '"Undefined hex"=hex(100):25,50,41,54,48,25,00',
+        "",
+        f"[{base}\\Subkey2a]",
+        '"double\\"quote"="\\"Hello, World!\\""',
+        "",
+        f"[{base}\\Subkey2a\\Subkey2b]",
+        '@="Default value name"',
+        '"Multiple strings"=hex(7):4c,00,69,00,6e,00,65,00,31,00,00,00,4c,00,69,00,6e,\\',
+        "  00,65,00,32,00,00,00,4c,00,69,00,6e,00,65,00,33,00,00,00,00,00",
+        "",
+        f"[{base}\\Subkey3a]",
+        "",
+        f"[{base}\\Subkey3a\\Subkey3b]",
+        "",
+        f"[{base}\\Subkey3a\\Subkey3b\\Subkey3c]",
+        '"String expansion"=hex(2):25,00,48,00,4f,00,4d,00,45,00,25,00,5c,00,25,00,50,\\',
+        "  00,41,00,54,00,48,00,25,00,00,00",
+        '"Zero data type"=hex(0):56,61,6c,75,65,00',
+        "",
+        f"[{base}\\Subkey4]",
+        "@=dword:12345678",
+        '"43981"=hex(abcd):56,61,6c,75,65,00',
+        "",
+    )
+
+
+def test_empty_data_of_every_type() -> None:
+    reg = Registry()
+    for name, vtype in [("a", 0), ("b", 1), ("c", 2), ("d", 3), ("e", 4), ("f", 7), ("g", 0x100)]:
+        reg.set_value(K, name, vtype, b"")
+    assert export_text(reg, K).splitlines()[3:10] == [
+        '"a"=hex(0):', '"b"=""', '"c"=hex(2):', '"d"=hex:', '"e"=hex(4):', '"f"=hex(7):',
+        '"g"=hex(100):',
+    ]

@@ -149,6 +149,10 @@ def test_root_names_are_case_insensitive_and_canonicalised() -> None:
     assert reg.ops[0] == CreateKey(K, "<bytes>", 3, 1)
 
 
+def test_comment_after_key_line() -> None:
+    assert parse(u16(f"{V5}\n\n[{K}] ; the key\n")).ops == [CreateKey(K, "<bytes>", 3, 1)]
+
+
 def test_key_name_ends_at_last_bracket() -> None:
     reg = parse(u16(f"{V5}\n\n[{K}\\a]b]\n"))
     assert reg.ops == [CreateKey(K + "\\a]b", "<bytes>", 3, 1)]
@@ -283,7 +287,6 @@ def test_file_ending_inside_continuation() -> None:
     [
         (b"", "t.reg: not a registry script: the file is empty"),
         (u16("REGEDIT5\n"), "t.reg:1:1: expected the header 'Windows Registry Editor Version 5.00' or 'REGEDIT4', got 'REGEDIT5': regedit accepts this header but imports nothing"),
-        (u16("REGEDIT\n"), "t.reg:1:1: Windows 3.1 'REGEDIT' files are not supported"),
         (u16(V5 + " \n"), "t.reg:1:1: trailing blanks after the header; regedit does not accept this file"),
         (u16(" " + V5 + "\n"), "t.reg:1:1: blanks before the header"),
         (u16("[HKEY_LOCAL_MACHINE\\X]\n"), "t.reg:1:1: not a registry script: expected the header"),
@@ -443,3 +446,33 @@ def test_hex_comment_cases_like_regedit() -> None:
     # A comment after the data ends the list even when a backslash follows inside it.
     got = values(body('"a"=hex:01 ; comment \\', '"b"=hex:02,\\ ; more', "  03"))
     assert got == {"a": (3, b"\1"), "b": (3, b"\2\3")}
+
+
+def test_ansi_file_that_looks_like_utf8_gets_a_note() -> None:
+    data = "\r\n".join([V5, "", f"[{K}]", '"n"="Gr\u00fc\u00dfe"', ""]).encode("utf-8")
+    reg = parse(data)  # strict: still accepted, read as cp1252 like regedit does
+    assert reg.ops[1] == SetValue(K, "n", 1, w("Gr\u00c3\u00bc\u00c3\u0178e"), "<bytes>", 4, 1)
+    assert "look like UTF-8" in reg.notes[0].reason
+    assert not parse(data.replace("Gr\u00fc\u00dfe".encode(), "Gr\u00fc\u00dfe".encode("cp1252"))).notes
+
+
+def test_value_name_too_long_is_a_parse_error() -> None:
+    assert err(body('"' + "n" * 16384 + '"="x"')).startswith(
+        "t.reg:4:1: value name longer than 16383 characters")
+
+
+def test_windows31_format() -> None:
+    lines = ["REGEDIT", "HKEY_CLASSES_ROOT\\.a = Value0", "HKEY_CLASSES_ROOT\\.b =  Value2",
+             "HKEY_CLASSES_ROOT\\.c = Value3 ", "HKEY_CLASSES_ROOT\\.d  Value5", "",
+             "HKEY_CLASSES_ROOT\\.e", "HKEY_CLASSES_ROOT\\.f =Value1"]
+    reg = Registry()
+    report = import_bytes("\r\n".join(lines).encode("cp1252"), reg)
+    assert report.version == 3
+    got = {k: reg.get_value("HKEY_CLASSES_ROOT\\" + k, "") for k in (".a", ".b", ".c", ".d", ".e", ".f")}
+    assert got == {".a": (1, w("Value0")), ".b": (1, w(" Value2")), ".c": (1, w("Value3 ")),
+                   ".d": (1, w("Value5")), ".e": (1, w("")), ".f": (1, w("Value1"))}
+    # Windows 3.1 files hold only HKEY_CLASSES_ROOT lines; regedit ignores the rest.
+    data = "\r\n".join(["REGEDIT", "junk", "HKEY_CLASSES_ROOT\\.g = x"]).encode()
+    assert err(data) == "t.reg:2:1: expected 'HKEY_CLASSES_ROOT\\...' (Windows 3.1 REGEDIT format), got 'junk'"
+    lenient = parse(data, strict=False)
+    assert [i.line for i in lenient.skipped] == [2] and len(lenient.ops) == 2

@@ -47,24 +47,33 @@ def other_data() -> st.SearchStrategy[tuple[int, bytes]]:
 
 value_data = st.one_of(
     string_data((1, 2, 7)),
-    st.tuples(st.just(1), st.lists(st.text(st.characters(blacklist_characters="\x00"), max_size=5),
-                                   min_size=2, max_size=3).map(
-        lambda parts: "\0".join(parts).encode("utf-16-le", "surrogatepass") + b"\0\0")),
     st.tuples(st.just(4), st.binary(min_size=4, max_size=4)),
     other_data(),
 )
-
-operations = st.lists(
-    st.tuples(
-        st.sampled_from(ROOTS),
-        st.lists(key_names, min_size=0, max_size=3),
-        st.one_of(st.none(), st.tuples(value_names, value_data)),
-    ),
-    max_size=25,
-)
+# REG_SZ data with embedded NULs: regedit's quoted form shortens it; lossless keeps it.
+embedded_nul_sz = st.tuples(st.just(1), st.lists(
+    st.text(st.characters(blacklist_characters="\x00"), max_size=5), min_size=2, max_size=3).map(
+    lambda parts: "\0".join(parts).encode("utf-16-le", "surrogatepass") + b"\0\0"))
 
 
-def build(ops: list[tuple[str, list[str], tuple[str, tuple[int, bytes]] | None]]) -> Registry:
+def operations_of(data: st.SearchStrategy[tuple[int, bytes]]) -> st.SearchStrategy[list[Op]]:
+    return st.lists(
+        st.tuples(
+            st.sampled_from(ROOTS),
+            st.lists(key_names, min_size=0, max_size=3),
+            st.one_of(st.none(), st.tuples(value_names, data)),
+        ),
+        max_size=25,
+    )
+
+
+operations = operations_of(value_data)
+
+
+Op = tuple[str, list[str], tuple[str, tuple[int, bytes]] | None]
+
+
+def build(ops: list[Op]) -> Registry:
     reg = Registry()
     for root, names, value in ops:
         path = "\\".join([root, *names])
@@ -78,9 +87,7 @@ def build(ops: list[tuple[str, list[str], tuple[str, tuple[int, bytes]] | None]]
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations)
-def test_export_import_round_trip(
-    ops: list[tuple[str, list[str], tuple[str, tuple[int, bytes]] | None]],
-) -> None:
+def test_export_import_round_trip(ops: list[Op]) -> None:
     original = build(ops)
     first = export(original)
     again = Registry()
@@ -93,11 +100,22 @@ def test_export_import_round_trip(
             assert again.get_value(root, name) == (vtype, data)
 
 
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations_of(st.one_of(value_data, embedded_nul_sz)))
+def test_lossless_export_round_trip(ops: list[Op]) -> None:
+    original = build(ops)
+    first = export(original, lossless=True)
+    again = Registry()
+    import_bytes(first, again)
+    assert again.snapshot() == original.snapshot()
+    assert export(again, lossless=True) == first
+    # The regedit form is the same text except for the values it would shorten.
+    assert export(again) == export(original)
+
+
 @settings(max_examples=60, deadline=None)
 @given(operations)
-def test_export_of_subtrees_is_a_slice_of_the_whole(
-    ops: list[tuple[str, list[str], tuple[str, tuple[int, bytes]] | None]],
-) -> None:
+def test_export_of_subtrees_is_a_slice_of_the_whole(ops: list[Op]) -> None:
     reg = build(ops)
     whole = export(reg)[2:].decode("utf-16-le", "surrogatepass")
     for root in ROOTS:

@@ -14,8 +14,8 @@ from emulator.registry import (
     RegistryDiff,
     ValueChange,
     diff,
+    regfile,
 )
-from emulator.registry import regfile
 
 
 def sz(text: str) -> bytes:
@@ -109,8 +109,8 @@ VALUE_NAMES = st.sampled_from(["", "v", "V", "DLLPath", "DllPath", "a\\b", "ß"]
 TYPES = st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x1234])
 PATHS = st.lists(NAMES, min_size=1, max_size=4).map(lambda parts: "HKLM\\" + "\\".join(parts))
 
-STRING_TYPES = (1, 2, 6, 7)  # regedit appends a NUL to unterminated string data on import
-WELL_FORMED = st.text(alphabet="ab\0é😀", max_size=5).map(lambda t: (t + "\0").encode("utf-16-le"))
+STRING_TYPES = (1, 2, 6, 7)  # .reg keeps only NUL-terminated strings without embedded NULs
+WELL_FORMED = st.text(alphabet="abé😀", max_size=5).map(lambda t: (t + "\0").encode("utf-16-le"))
 TYPED = TYPES.flatmap(
     lambda t: st.tuples(st.just(t), WELL_FORMED if t in STRING_TYPES else st.binary(max_size=12)))
 

@@ -97,3 +97,25 @@ def test_hkcr_clsid_redirected_in_32bit_view() -> None:
     assert not reg.key_exists(r"HKCR\CLSID\{abc}", view=64)
     reg.create_key(r"HKCR\.ext")
     assert reg.key_exists(r"HKCR\.ext", view=64)
+
+
+def test_wow6432node_classes_link_is_listed_and_opens_the_target() -> None:
+    reg = Registry()
+    reg.create_key(r"HKLM\SOFTWARE\Wow6432Node\Vendor")
+    assert reg.subkey_names(r"HKLM\SOFTWARE\Wow6432Node") == ["Vendor"]
+    reg.create_key(r"HKLM\SOFTWARE\Classes\Wow6432Node\CLSID")
+    assert reg.subkey_names(r"HKLM\SOFTWARE\Wow6432Node") == ["Classes", "Vendor"]
+    assert reg.subkey_names(r"HKLM\SOFTWARE\Wow6432Node\Classes") == ["CLSID"]
+    reg.set_value(r"HKLM\SOFTWARE\Wow6432Node\Classes\CLSID", "x", REG_SZ, b"")
+    assert reg.get_value(r"HKLM\SOFTWARE\Classes\Wow6432Node\CLSID", "x") == (REG_SZ, b"")
+    # the physical tree holds one key, not two
+    paths = [p for p, _ in reg.snapshot().walk()]
+    assert not any(p.upper().endswith(r"SOFTWARE\WOW6432NODE\CLASSES") for p in paths)
+
+
+def test_32bit_enumeration_of_hklm_software_has_no_wow6432node() -> None:
+    reg = Registry(default_view=32)
+    reg.create_key(r"HKLM\SOFTWARE\A")
+    reg.create_key(r"HKLM\SOFTWARE\Microsoft\RAS")
+    assert reg.subkey_names(r"HKLM\SOFTWARE") == ["A", "Microsoft"]
+    assert reg.subkey_names(r"HKLM\SOFTWARE", view=64) == ["Microsoft", "Wow6432Node"]

@@ -183,3 +183,27 @@ def test_write_atomic(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         write_atomic(tmp_path / "missing" / "r.json", "x")
     assert os.listdir(tmp_path) == ["r.json"]
+
+
+# attributes and child order junit-10.xsd (the schema Jenkins/GitLab readers follow) allows
+_SUITES_ATTRS = {"name", "time", "tests", "failures", "disabled", "errors"}
+_SUITE_ATTRS = {"name", "tests", "failures", "errors", "time", "disabled", "skipped", "timestamp",
+                "hostname", "id", "package", "file", "log", "url", "version", "group"}
+_CASE_ATTRS = {"name", "assertions", "time", "classname", "status", "class", "file", "line"}
+_CASE_ORDER = ["skipped", "error", "failure", "system-out", "system-err"]
+
+
+def test_junit_attributes_and_child_order(no_notify: Report, broken: Report, pair: Report) -> None:
+    root = ET.fromstring(rjunit.render([no_notify, broken, pair]))
+    assert set(root.attrib) <= _SUITES_ATTRS
+    for suite in root:
+        assert set(suite.attrib) <= _SUITE_ATTRS
+        props = suite.find("properties")
+        assert props is not None
+        for prop in props:
+            assert prop.tag == "property" and set(prop.attrib) == {"name", "value"}
+        for case in suite.findall("testcase"):
+            assert set(case.attrib) <= _CASE_ATTRS
+            order = [_CASE_ORDER.index(child.tag) for child in case]
+            assert order == sorted(order)
+            float(case.get("time", ""))

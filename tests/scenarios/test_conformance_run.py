@@ -127,15 +127,13 @@ def _engine(**kwargs: Any) -> Any:
     return RasHost(opener=lambda real, **kw: PythonAdminDll(real, bitness=kw["bitness"]), **kwargs)
 
 
-@pytest.mark.parametrize("scn", [s.name for s in standard_scenarios() if s.name != "restart"])
+@pytest.mark.parametrize("scn", [s.name for s in standard_scenarios()])
 def test_standard_scenarios_on_the_engine_with_the_reference_standin(scn: str) -> None:
     r = check_dll(STANDINS / "good.py", scenarios=[scn], host_factory=_engine)
     assert r.started and r.level_met == "strict"
     assert [f for f in r.findings if f.severity is not Severity.INFO] == []
 
 
-@pytest.mark.xfail(reason="engine: RasHost.start() after stop() reuses the closed DLL entries (reported)",
-                   strict=False)
 def test_restart_on_the_engine() -> None:
     r = check_dll(STANDINS / "good.py", scenarios=["restart"], host_factory=_engine)
     assert r.passed and not [f for f in r.findings if f.rule == "X-INTERNAL"]
@@ -153,3 +151,22 @@ def test_refusal_by_the_second_dll_on_the_engine() -> None:
     assert len(gets) == 7 and len(releases) == 7  # R26, R32: the refused accept still releases
     assert {e["dll"] for e in gets} == {"C:\\Windows\\System32\\good.py"}
     assert r.passed, [f.message for f in r.findings]
+
+
+def test_strictness_gate_on_the_engine() -> None:
+    practice_only = STANDINS / "bad_release_without_get.py"  # meets practice, not strict (R53)
+    r = check_dll(practice_only, scenarios=["basic"], host_factory=_engine)
+    assert r.started and r.level_met == "practice"
+    strict = check_dll(practice_only, scenarios=["basic"], strictness="strict", host_factory=_engine)
+    assert not strict.started and strict.level_met is None and not strict.passed
+    assert strict.strictness == "strict"
+
+
+@pytest.mark.parametrize("profile", ["nt4-x86", "win2000-x86", "win2000-x64", "win2003-x86", "win2003-x64",
+                                     "win2008-x86", "win2008-x64", "win7-x86", "win7-x64"])
+def test_reference_standin_passes_the_standard_run_under_every_profile(profile: str) -> None:
+    r = check_dll(STANDINS / "good.py", profile=profile, keep_traces=False, host_factory=_engine)
+    assert r.started and r.passed, [f.message for f in r.findings if f.severity is Severity.ERROR]
+    assert r.traces == {} and r.stats["sessions"] > 200
+    ran = {s.name for s in r.scenarios if s.skipped is None}
+    assert ("quarantine" in ran) == profile.startswith(("win2008", "win7"))

@@ -96,9 +96,10 @@ def get_ip_findings(ev: Mapping[str, Any], subject: str, proposed: int, returned
     if looks_byteswapped(value, proposed):
         out.append(Finding(
             "R62", Severity.WARNING,
-            f"{ev['call']} returned {addr}, which looks byte-swapped (as "
-            f"{dword_to_ip(byteswap32(value))} in host order); addresses are DWORDs in network "
-            "byte order (memory a,b,c,d)", evid, subject=subject))
+            f"{ev['call']} returns addresses that look byte-swapped (x.y.168.192 style; see "
+            "extra); addresses are DWORDs in network byte order (memory a,b,c,d)",
+            evid, subject=subject,
+            extra={"address": str(addr), "host_order": str(dword_to_ip(byteswap32(value)))}))
     bad = not_unicast(addr)
     if bad is not None:
         out.append(Finding(

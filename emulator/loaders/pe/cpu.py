@@ -9,8 +9,10 @@ Layout (same for x86 and x64, all below 4 GiB except an x64 image at its preferr
     0x00110000  GUEST    guest-code imports (_initterm), not hooked
     0x001F0000  guard    unmapped: stack overflow lands here
     0x00200000  STACK    1 MiB
-    0x10000000  HEAP     16 MiB
-    0x20000000  VIRTUAL  VirtualAlloc
+    0x02000000  HEAP     16 MiB
+    0x03000000  VIRTUAL  VirtualAlloc (up to 0x08000000)
+
+0x10000000 (MSVC's default DLL base) and everything above stay free for the image.
 """
 
 from __future__ import annotations
@@ -45,22 +47,21 @@ from unicorn import (
     UC_PROT_ALL,
     UC_PROT_EXEC,
     UC_PROT_READ,
-    Uc,
 )
 from unicorn import x86_const as X
-from unicorn.unicorn_py3.unicorn import uclib
+from unicorn.unicorn_py3.unicorn import Uc, uclib
 
 from emulator.errors import LoadError
-from emulator.loaders.pe.ucfast import HOOK_CODE, ffi, handle, reg_batch
-from emulator.loaders.pe.ucfast import lib as _lib
-
-_unpack = ffi.unpack
 from emulator.loaders.pe.heap import Heap
 from emulator.loaders.pe.image import PeImage
 from emulator.loaders.pe.memory import PAGE, GuestMemoryError, Memory, Region, page_up, perms_of
 from emulator.loaders.pe.process import PROCESS_ID, THREAD_ID, Process
+from emulator.loaders.pe.ucfast import HOOK_CODE, ffi, handle, reg_batch
+from emulator.loaders.pe.ucfast import lib as _lib
 from emulator.loaders.pe.winapi import ApiFault, ApiSpec, Ctx, lookup, search_order
 from emulator.loaders.pe.winapi.kernel32 import PROCESS_HEAP
+
+_unpack = ffi.unpack
 
 SYS = 0x00030000
 SYS_SIZE = 0x20000
@@ -82,10 +83,10 @@ GUARD = 0x001F0000
 STACK = 0x00200000
 STACK_SIZE = 0x00100000
 STACK_TOP = STACK + STACK_SIZE
-HEAP = 0x10000000
+HEAP = 0x02000000
 HEAP_SIZE = 0x01000000
-VIRTUAL = 0x20000000
-VIRTUAL_END = 0x30000000
+VIRTUAL = 0x03000000
+VIRTUAL_END = 0x08000000
 SENTINEL = STUBS  # return address of every host-made call; emulation stops when it is reached
 LOW_END = VIRTUAL_END  # x86 images must not overlap anything below this
 FALLBACK_BASE32 = 0x40000000
@@ -95,7 +96,12 @@ SYSTEM_DIR = "C:\\Windows\\System32\\"
 
 #: canaries put in callee-saved registers before each call (R51/R52)
 CANARY = 0x5A17C0DE
-X86_SAVED = (("EBX", X.UC_X86_REG_EBX), ("ESI", X.UC_X86_REG_ESI), ("EDI", X.UC_X86_REG_EDI), ("EBP", X.UC_X86_REG_EBP))
+X86_SAVED = (
+    ("EBX", X.UC_X86_REG_EBX),
+    ("ESI", X.UC_X86_REG_ESI),
+    ("EDI", X.UC_X86_REG_EDI),
+    ("EBP", X.UC_X86_REG_EBP),
+)
 X64_SAVED = (
     ("RBX", X.UC_X86_REG_RBX),
     ("RBP", X.UC_X86_REG_RBP),
@@ -156,7 +162,9 @@ class _Watchdog:
         with self._cond:
             self._emus.add(emu)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="rasemu-pe-watchdog", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._loop, name="rasemu-pe-watchdog", daemon=True
+                )
                 self._thread.start()
             self._cond.notify()
 
@@ -215,7 +223,9 @@ class Emulator:
     :meth:`attach` runs TLS callbacks and DllMain; :meth:`call` runs one guest function.
     """
 
-    def __init__(self, image: PeImage, *, base: int, module_name: str, instruction_budget: int) -> None:
+    def __init__(
+        self, image: PeImage, *, base: int, module_name: str, instruction_budget: int
+    ) -> None:
         self.image = image
         self.bits = image.bits
         self.x64 = self.bits == 64
@@ -227,12 +237,14 @@ class Emulator:
         self.teb = TEB
         self.peb = PEB
         self.budget = instruction_budget
-        self.uc = Uc(UC_ARCH_X86, UC_MODE_64 if self.x64 else UC_MODE_32)
+        self.uc: Any = Uc(UC_ARCH_X86, UC_MODE_64 if self.x64 else UC_MODE_32)
         self._uch = self.uc._uch
         self.mem = Memory(self.uc)
         self.proc = Process()
         self.missing: list[str] = []
-        self._dispatch: dict[int, tuple[Callable[..., int | None], int, str, bool, struct.Struct]] = {}
+        self._dispatch: dict[
+            int, tuple[Callable[..., int | None], int, str, bool, struct.Struct]
+        ] = {}
         self._stub_by_label: dict[str, int] = {}
         self._next_stub = STUBS + STUB_SLOT  # slot 0 is the sentinel
         self._next_guest = GUEST
@@ -240,6 +252,8 @@ class Emulator:
         self._modules: dict[str, int] = {}
         self._virtual: dict[int, Region] = {}
         self._pending: tuple[str, str, dict[str, Any]] | None = None
+        #: when a list, every import call is appended as (label, args, result, return address)
+        self.trace: list[tuple[str, tuple[int, ...], int, int]] | None = None
         self._mem_fault: tuple[str, int, int] | None = None
         self._intr: int | None = None
         self._lock = threading.Lock()
@@ -296,7 +310,9 @@ class Emulator:
                 if typ == 3:  # HIGHLOW
                     u32.pack_into(buf, rva, (u32.unpack_from(buf, rva)[0] + delta) & 0xFFFFFFFF)
                 elif typ == 10:  # DIR64
-                    u64.pack_into(buf, rva, (u64.unpack_from(buf, rva)[0] + delta) & 0xFFFFFFFFFFFFFFFF)
+                    u64.pack_into(
+                        buf, rva, (u64.unpack_from(buf, rva)[0] + delta) & 0xFFFFFFFFFFFFFFFF
+                    )
                 elif typ == 2:  # LOW
                     v = (int.from_bytes(buf[rva : rva + 2], "little") + delta) & 0xFFFF
                     buf[rva : rva + 2] = v.to_bytes(2, "little")
@@ -304,7 +320,9 @@ class Emulator:
                     v = (int.from_bytes(buf[rva : rva + 2], "little") + (delta >> 16)) & 0xFFFF
                     buf[rva : rva + 2] = v.to_bytes(2, "little")
                 else:
-                    raise LoadError(f"unsupported base relocation type {typ} at RVA 0x{rva:x}", where=img.path)
+                    raise LoadError(
+                        f"unsupported base relocation type {typ} at RVA 0x{rva:x}", where=img.path
+                    )
         self.image_region = region
 
     def _protect_image(self) -> None:
@@ -438,7 +456,7 @@ class Emulator:
             assert spec.handler is not None
             pop = 4 * spec.argc if (not self.x64 and spec.conv == "stdcall") else 0
             addr = self._new_stub(pop)
-            unpack = struct.Struct("<%dI" % (spec.argc + 1)) if not self.x64 else struct.Struct("<Q")
+            unpack = struct.Struct(f"<{spec.argc + 1}I") if not self.x64 else struct.Struct("<Q")
             self._dispatch[addr] = (spec.handler, spec.argc, label, spec.ret64, unpack)
         self._stub_by_label[label] = addr
         return addr
@@ -500,7 +518,9 @@ class Emulator:
         self.uc.hook_add(mem_types, self._on_mem_fault)
         self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
 
-    def _on_mem_fault(self, uc: Any, access: int, address: int, size: int, value: int, user: Any) -> bool:
+    def _on_mem_fault(
+        self, uc: Any, access: int, address: int, size: int, value: int, user: Any
+    ) -> bool:
         if self._mem_fault is None:
             self._mem_fault = (_ACCESS.get(access, "access"), address, size)
         return False
@@ -524,7 +544,7 @@ class Emulator:
                 ctx._regargs = regs
                 ctx.sp = sp
                 off = sp - STACK
-                if 0 <= off and sp + 8 <= STACK_TOP:
+                if off >= 0 and sp + 8 <= STACK_TOP:
                     ctx.caller = _U64.unpack_from(self.stack.buf, off)[0]
                 else:
                     ctx.caller = self.mem.u64(sp)
@@ -536,7 +556,7 @@ class Emulator:
                 _lib.uc_reg_read(uch, _ESP, rv)
                 sp = rv[0]
                 off = sp - STACK
-                if 0 <= off and sp + unpack.size <= STACK_TOP:
+                if off >= 0 and sp + unpack.size <= STACK_TOP:
                     vals = unpack.unpack_from(self.stack.buf, off)
                 else:
                     vals = unpack.unpack(self.mem.read(sp, unpack.size))
@@ -545,6 +565,8 @@ class Emulator:
                 args = vals[1:]
             ctx.api = label
             res = fn(ctx, *args)
+            if self.trace is not None:
+                self.trace.append((label, tuple(args), res or 0, ctx.caller))
             if self.x64:
                 rv[0] = (res or 0) & 0xFFFFFFFFFFFFFFFF
                 _lib.uc_reg_write(uch, _RAX, rv)
@@ -563,8 +585,12 @@ class Emulator:
                 "crash",
                 f"access violation in {label}: {'write to' if exc.write else 'read of'} "
                 f"0x{exc.address:x} (a bad pointer argument)",
-                {"api": label, "caller": ctx.caller, "address": exc.address,
-                 "access": "write" if exc.write else "read"},
+                {
+                    "api": label,
+                    "caller": ctx.caller,
+                    "address": exc.address,
+                    "access": "write" if exc.write else "read",
+                },
             )
             _lib.uc_emu_stop(uch)
         except Exception as exc:  # an emulator bug must not kill the host
@@ -584,14 +610,28 @@ class Emulator:
         saved_ids = [r for _, r in (X64_SAVED if self.x64 else X86_SAVED)]
         if self.x64:
             self._argregs, self._argptrs, self._argvals = reg_batch(
-                [X.UC_X86_REG_RSP, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX, X.UC_X86_REG_R8, X.UC_X86_REG_R9]
+                [
+                    X.UC_X86_REG_RSP,
+                    X.UC_X86_REG_RCX,
+                    X.UC_X86_REG_RDX,
+                    X.UC_X86_REG_R8,
+                    X.UC_X86_REG_R9,
+                ]
             )
             self._saved = X64_SAVED + X64_XMM
-            entry_ids = [X.UC_X86_REG_RSP, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX, X.UC_X86_REG_R8, X.UC_X86_REG_R9]
+            entry_ids = [
+                X.UC_X86_REG_RSP,
+                X.UC_X86_REG_RCX,
+                X.UC_X86_REG_RDX,
+                X.UC_X86_REG_R8,
+                X.UC_X86_REG_R9,
+            ]
             out_ids = [X.UC_X86_REG_RAX, X.UC_X86_REG_RSP, X.UC_X86_REG_EFLAGS, X.UC_X86_REG_RIP]
             xmm_ids = [r for _, r in X64_XMM]
             words = [1] * (4 + len(saved_ids)) + [2] * len(xmm_ids)
-            canaries = [((CANARY + 0x01010101 * i) * 0x100000001) & mask for i in range(len(saved_ids))]
+            canaries = [
+                ((CANARY + 0x01010101 * i) * 0x100000001) & mask for i in range(len(saved_ids))
+            ]
             for i in range(len(xmm_ids)):
                 lo = (CANARY * 0x100000001 + 0x1000 + i) & mask
                 canaries += [lo, ~lo & mask]
@@ -604,7 +644,7 @@ class Emulator:
             xmm_ids = []
             words = [1] * (4 + len(saved_ids))
             canaries = [(CANARY + 0x01010101 * i) & mask for i in range(len(saved_ids))]
-            set_ids = saved_ids + [X.UC_X86_REG_EFLAGS]
+            set_ids = [*saved_ids, X.UC_X86_REG_EFLAGS]
             set_words = [1] * (len(saved_ids) + 1)
         self._entry = reg_batch(entry_ids)
         self._nentry = len(entry_ids)
@@ -642,7 +682,13 @@ class Emulator:
                 ev[1 + i] = args[i] & 0xFFFFFFFFFFFFFFFF
         else:
             sp = (STACK_TOP - 0x800) - 4 * n - 4
-            struct.pack_into("<%dI" % (n + 1), self.stack.buf, sp - STACK, SENTINEL, *[a & 0xFFFFFFFF for a in args])
+            struct.pack_into(
+                f"<{n + 1}I",
+                self.stack.buf,
+                sp - STACK,
+                SENTINEL,
+                *[a & 0xFFFFFFFF for a in args],
+            )
             ev[0] = sp
         _lib.uc_reg_write_batch(uh, regs, ptrs, self._nentry)
         if self._dirty:
@@ -668,7 +714,13 @@ class Emulator:
         vals = _unpack(ov, 4 + self._ncanary)
         ret, sp_after, flags, pc = vals[0], vals[1], vals[2], vals[3]
         out = Outcome(None, ret, sp, sp_after, flags, pc)
-        if status or pc != SENTINEL or self._pending is not None or self._mem_fault is not None or self._intr is not None:
+        if (
+            status
+            or pc != SENTINEL
+            or self._pending is not None
+            or self._mem_fault is not None
+            or self._intr is not None
+        ):
             out.fault = self._classify(status, pc, timed_out, timeout)
             self._dirty = True
             return out
@@ -694,16 +746,26 @@ class Emulator:
             if w != g:
                 out.clobbered.append((name, w, g))
 
-    def _classify(self, status: int, pc: int, timed_out: bool, timeout: float) -> tuple[str, str, dict[str, Any]]:
+    def _classify(
+        self, status: int, pc: int, timed_out: bool, timeout: float
+    ) -> tuple[str, str, dict[str, Any]]:
         if self._pending is not None:
             return self._pending
         if self._mem_fault is not None:
             access, address, size = self._mem_fault
             detail: dict[str, Any] = {"pc": pc, "address": address, "access": access, "size": size}
             if GUARD <= address < STACK and access != "execute":
-                return ("crash", f"stack overflow: {access} of 0x{address:x} at pc 0x{pc:x}", detail)
+                return (
+                    "crash",
+                    f"stack overflow: {access} of 0x{address:x} at pc 0x{pc:x}",
+                    detail,
+                )
             if access == "execute":
-                return ("crash", f"access violation: execute at 0x{address:x} (jump to a bad address)", detail)
+                return (
+                    "crash",
+                    f"access violation: execute at 0x{address:x} (jump to a bad address)",
+                    detail,
+                )
             return ("crash", f"access violation: {access} of 0x{address:x} at pc 0x{pc:x}", detail)
         if self._intr is not None:
             what = _INTERRUPTS.get(self._intr, f"interrupt 0x{self._intr:x}")
@@ -839,4 +901,3 @@ class Emulator:
 def overlaps_fixed(base: int, size: int) -> bool:
     """Whether an image at ``base`` would collide with the emulator's fixed regions."""
     return base < LOW_END and base + size > SYS
-

@@ -9,13 +9,17 @@ import capstone
 from emulator.loaders.pe.image import PeImage
 
 
-def disassemble(read: Callable[[int, int], bytes], pc: int, bits: int, *, before: int = 3, after: int = 4) -> list[str]:
+def disassemble(
+    read: Callable[[int, int], bytes], pc: int, bits: int, *, before: int = 3, after: int = 4
+) -> list[str]:
     """Lines ``"0x...: mnemonic operands"`` around ``pc``; the faulting one is marked ``=>``.
 
     Earlier instructions are found by trying start points up to 32 bytes back and keeping the
     one whose decoding lands exactly on ``pc``.
     """
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64 if bits == 64 else capstone.CS_MODE_32)
+    md = capstone.Cs(
+        capstone.CS_ARCH_X86, capstone.CS_MODE_64 if bits == 64 else capstone.CS_MODE_32
+    )
 
     def chunk(addr: int, size: int) -> bytes:
         out = b""
@@ -42,7 +46,9 @@ def disassemble(read: Callable[[int, int], bytes], pc: int, bits: int, *, before
     code = chunk(pc, 16 * after)
     following = list(md.disasm(code, pc))[:after]
     if not following:
-        lines.append(f"=> 0x{pc:x}: <{'unreadable' if not code else 'undecodable: ' + code[:8].hex()}>")
+        lines.append(
+            f"=> 0x{pc:x}: <{'unreadable' if not code else 'undecodable: ' + code[:8].hex()}>"
+        )
     for n, ins in enumerate(following):
         mark = "=>" if n == 0 else "  "
         lines.append(f"{mark} 0x{ins.address:x}: {ins.mnemonic} {ins.op_str}".rstrip())

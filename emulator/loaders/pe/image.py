@@ -138,7 +138,9 @@ def parse_pe(path: str | os.PathLike[str], data: bytes | None = None) -> PeImage
         pe = pefile.PE(data=data, fast_load=True)
         pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY[d] for d in _DIRS])
     except pefile.PEFormatError as exc:
-        raise LoadError(f"not a valid PE image ({exc.value}); expected a Windows DLL", where=where) from None
+        raise LoadError(
+            f"not a valid PE image ({exc.value}); expected a Windows DLL", where=where
+        ) from None
     except Exception as exc:  # pefile raises assorted errors on truncated/corrupt input
         raise LoadError(f"corrupt PE image ({exc}); expected a Windows DLL", where=where) from None
     try:
@@ -199,7 +201,10 @@ def _build(pe: pefile.PE, where: str, data: bytes) -> PeImage:
                     forwarder=sym.forwarder.decode("latin-1") if sym.forwarder else None,
                 )
             )
-    for attr, delayed in (("DIRECTORY_ENTRY_IMPORT", False), ("DIRECTORY_ENTRY_DELAY_IMPORT", True)):
+    for attr, delayed in (
+        ("DIRECTORY_ENTRY_IMPORT", False),
+        ("DIRECTORY_ENTRY_DELAY_IMPORT", True),
+    ):
         for entry in getattr(pe, attr, None) or ():
             dll = entry.dll.decode("latin-1") if entry.dll else "?"
             for imp in entry.imports:

@@ -32,7 +32,7 @@ from emulator.loaders.pe.cpu import (
     overlaps_fixed,
 )
 from emulator.loaders.pe.faults import disassemble, symbolize
-from emulator.loaders.pe.image import PeImage, parse_pe
+from emulator.loaders.pe.image import Export, PeImage, parse_pe
 from emulator.loaders.pe.memory import GuestMemoryError
 
 DLL_PROCESS_DETACH = 0
@@ -147,9 +147,16 @@ class PeDll(AdminDll):
         img = self.image
         if force_base is not None:
             if force_base & 0xFFFF:
-                raise LoadError(f"forced base 0x{force_base:x} is not 64 KiB aligned", where=img.path)
-            if overlaps_fixed(force_base, img.size_of_image) or (img.bits == 32 and force_base + img.size_of_image > 1 << 32):
-                raise LoadError(f"forced base 0x{force_base:x} collides with the emulator's memory", where=img.path)
+                raise LoadError(
+                    f"forced base 0x{force_base:x} is not 64 KiB aligned", where=img.path
+                )
+            if overlaps_fixed(force_base, img.size_of_image) or (
+                img.bits == 32 and force_base + img.size_of_image > 1 << 32
+            ):
+                raise LoadError(
+                    f"forced base 0x{force_base:x} collides with the emulator's memory",
+                    where=img.path,
+                )
             return force_base
         if overlaps_fixed(img.image_base, img.size_of_image):
             return FALLBACK_BASE32 if img.bits == 32 or img.image_base < 1 << 32 else img.image_base
@@ -157,16 +164,21 @@ class PeDll(AdminDll):
 
     def _boot(self) -> Emulator:
         t0 = time.perf_counter()
-        emu = Emulator(self.image, base=self.base, module_name=self.module_name, instruction_budget=self.budget)
+        emu = Emulator(
+            self.image, base=self.base, module_name=self.module_name, instruction_budget=self.budget
+        )
         self.missing_imports = tuple(emu.missing)
         try:
             for cb in emu.tls_callbacks():
                 self._init_call(emu, cb, DLL_PROCESS_ATTACH, "TLS callback")
             if self.image.entry_rva:
-                out = self._init_call(emu, self.base + self.image.entry_rva, DLL_PROCESS_ATTACH, "DllMain")
+                out = self._init_call(
+                    emu, self.base + self.image.entry_rva, DLL_PROCESS_ATTACH, "DllMain"
+                )
                 if out.ret & 0xFFFFFFFF == 0:
                     raise LoadError(
-                        "DllMain(DLL_PROCESS_ATTACH) returned FALSE: the DLL refused to load", where=self.path
+                        "DllMain(DLL_PROCESS_ATTACH) returned FALSE: the DLL refused to load",
+                        where=self.path,
                     )
         except BaseException:
             emu.close()
@@ -223,15 +235,12 @@ class PeDll(AdminDll):
                 raise ValueError("a call by address needs an explicit signature")
             addr = target
             name = call.signature
-            if not self.base <= addr < self.base + self.image.size_of_image:
-                # not necessarily an error (a pointer into the DLL's heap code); checked at run time
-                pass
-            for e in self.image.exports:
-                if e.rva and self.base + e.rva == addr and e.name:
-                    name = e.name
+            for ex in self.image.exports:
+                if ex.rva and self.base + ex.rva == addr and ex.name:
+                    name = ex.name
         else:
             name = target
-            e = self._export_map.get(target)
+            e: Export | None = self._export_map.get(target)
             if e is None:
                 sig0 = SIGNATURES.get(target)
                 found = None
@@ -241,7 +250,9 @@ class PeDll(AdminDll):
                             found = self._export_map[dec]
                             break
                 if found is None:
-                    raise LoadError(f"the DLL has no export named {target!r}", where=self.path, rule="R16")
+                    raise LoadError(
+                        f"the DLL has no export named {target!r}", where=self.path, rule="R16"
+                    )
                 e = found
                 issues.append(
                     CallIssue(
@@ -283,7 +294,10 @@ class PeDll(AdminDll):
                 fault = self._fault(emu, plan, out)
                 self._reload()
                 return CallResult(
-                    fault=fault, debug_output=debug, issues=plan.issues, seconds=time.perf_counter() - t0
+                    fault=fault,
+                    debug_output=debug,
+                    issues=plan.issues,
+                    seconds=time.perf_counter() - t0,
                 )
             issues = list(plan.issues)
             self._check_convention(plan, len(argv), out, issues)
@@ -297,7 +311,11 @@ class PeDll(AdminDll):
                     outputs[i] = mem.read(addr, 16)
                 else:
                     outputs[i] = self._read_table(emu, addr)
-            returned = None if plan.sig is not None and plan.sig.returns == "void" else out.ret & 0xFFFFFFFF
+            returned = (
+                None
+                if plan.sig is not None and plan.sig.returns == "void"
+                else out.ret & 0xFFFFFFFF
+            )
             return CallResult(
                 returned=returned,
                 outputs=outputs,
@@ -362,7 +380,9 @@ class PeDll(AdminDll):
             argv.append(ptr)
             ptr = (ptr + len(raw) + 15) & ~15
             if ptr > SCRATCH + SCRATCH_SIZE:
-                raise ValueError(f"{sig.name}: arguments exceed the {SCRATCH_SIZE}-byte scratch area")
+                raise ValueError(
+                    f"{sig.name}: arguments exceed the {SCRATCH_SIZE}-byte scratch area"
+                )
         return argv, inputs, outs
 
     def _table_size(self) -> int:
@@ -378,13 +398,20 @@ class PeDll(AdminDll):
         return table
 
     # -- checks -----------------------------------------------------------------------------------
-    def _check_convention(self, plan: _Plan, argc: int, out: Outcome, issues: list[CallIssue]) -> None:
+    def _check_convention(
+        self, plan: _Plan, argc: int, out: Outcome, issues: list[CallIssue]
+    ) -> None:
         name = plan.name
         if self.bits == 32:
             popped = out.sp - (out.entry_sp + 4)
             want = 4 * argc
             if popped != want:
-                detail = {"expected_pop": want, "popped": popped, "esp_before": out.entry_sp, "esp_after": out.sp}
+                detail = {
+                    "expected_pop": want,
+                    "popped": popped,
+                    "esp_before": out.entry_sp,
+                    "esp_after": out.sp,
+                }
                 if popped == 0:
                     issues.append(
                         CallIssue(
@@ -395,11 +422,19 @@ class PeDll(AdminDll):
                         )
                     )
                     issues.append(
-                        CallIssue("R51", f"{name} popped 0 bytes of arguments, stdcall pops {want}", detail)
+                        CallIssue(
+                            "R51",
+                            f"{name} popped 0 bytes of arguments, stdcall pops {want}",
+                            detail,
+                        )
                     )
                 else:
                     issues.append(
-                        CallIssue("R51", f"{name} popped {popped} bytes of arguments, expected exactly {want}", detail)
+                        CallIssue(
+                            "R51",
+                            f"{name} popped {popped} bytes of arguments, expected exactly {want}",
+                            detail,
+                        )
                     )
             for reg, want_v, got in out.clobbered:
                 issues.append(
@@ -410,7 +445,13 @@ class PeDll(AdminDll):
                     )
                 )
             if out.flags & 0x400:
-                issues.append(CallIssue("R51", f"{name} returned with the direction flag (DF) set", {"eflags": out.flags}))
+                issues.append(
+                    CallIssue(
+                        "R51",
+                        f"{name} returned with the direction flag (DF) set",
+                        {"eflags": out.flags},
+                    )
+                )
         else:
             if out.sp != out.entry_sp + 8:
                 issues.append(
@@ -483,11 +524,15 @@ class PeDll(AdminDll):
                 return
             try:
                 for cb in emu.tls_callbacks():
-                    if emu.call(cb, (self.base, DLL_PROCESS_DETACH, 0), timeout=self.load_timeout).fault:
+                    if emu.call(
+                        cb, (self.base, DLL_PROCESS_DETACH, 0), timeout=self.load_timeout
+                    ).fault:
                         return
                 if self.image.entry_rva:
                     entry = self.base + self.image.entry_rva
-                    if emu.call(entry, (self.base, DLL_PROCESS_DETACH, 0), timeout=self.load_timeout).fault:
+                    if emu.call(
+                        entry, (self.base, DLL_PROCESS_DETACH, 0), timeout=self.load_timeout
+                    ).fault:
                         return
                 for fn in reversed(emu.proc.onexit):
                     if emu.call(fn, (), timeout=self.load_timeout).fault:

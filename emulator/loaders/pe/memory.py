@@ -27,7 +27,9 @@ class GuestMemoryError(Exception):
         self.address = address
         self.size = size
         self.write = write
-        super().__init__(f"{'write' if write else 'read'} of {size} bytes at 0x{address:x} (unmapped)")
+        super().__init__(
+            f"{'write' if write else 'read'} of {size} bytes at 0x{address:x} (unmapped)"
+        )
 
 
 def page_up(n: int) -> int:
@@ -66,7 +68,9 @@ class Memory:
         self._last: Region | None = None
 
     # -- mapping -------------------------------------------------------------------
-    def map(self, name: str, base: int, size: int, perms: int = UC_PROT_READ | UC_PROT_WRITE) -> Region:
+    def map(
+        self, name: str, base: int, size: int, perms: int = UC_PROT_READ | UC_PROT_WRITE
+    ) -> Region:
         """Map ``size`` bytes (page-rounded) at ``base`` with a host buffer."""
         size = page_up(size)
         r = Region(name, base, size, perms)

@@ -36,7 +36,7 @@ import pkgutil
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from emulator.loaders.pe.heap import Heap
 from emulator.loaders.pe.memory import Memory
@@ -44,6 +44,7 @@ from emulator.loaders.pe.process import Process
 
 Conv = Literal["stdcall", "cdecl"]
 Handler = Callable[..., int | None]
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: ANSI code page of the emulated system
 ACP = "cp1252"
@@ -113,14 +114,14 @@ def api(
     varargs: bool = False,
     ret64: bool = False,
     also: tuple[str, ...] = (),
-) -> Callable[[Handler], Handler]:
+) -> Callable[[F], F]:
     """Register the decorated function as the handler of ``dll!name`` (default: the function name).
 
     ``argc`` defaults to the number of parameters after ``ctx``; ``also`` registers the same
     handler under more DLL names.
     """
 
-    def deco(fn: Handler) -> Handler:
+    def deco(fn: F) -> F:
         n = len(inspect.signature(fn).parameters) - 1
         if argc is not None and argc != n and not varargs:
             raise ValueError(f"{fn.__name__}: argc={argc} but the handler takes {n} arguments")
@@ -174,7 +175,9 @@ def guest_code(
 ) -> None:
     """Declare ``dll!name`` as guest machine code (position-independent, ends in ``ret``)."""
     for d in (dll, *also):
-        _register(ApiSpec(_norm_dll(d), name, "guest", argc=argc, conv=conv, code32=x86, code64=x64))
+        _register(
+            ApiSpec(_norm_dll(d), name, "guest", argc=argc, conv=conv, code32=x86, code64=x64)
+        )
 
 
 def search_order(dll: str) -> tuple[str, ...]:
@@ -257,7 +260,18 @@ class Ctx:
     One instance per emulator, reused for every import call (no per-call allocation).
     """
 
-    __slots__ = ("_regargs", "api", "bits", "caller", "heap", "mem", "proc", "ptr_size", "sp", "svc")
+    __slots__ = (
+        "_regargs",
+        "api",
+        "bits",
+        "caller",
+        "heap",
+        "mem",
+        "proc",
+        "ptr_size",
+        "sp",
+        "svc",
+    )
 
     def __init__(self, mem: Memory, heap: Heap, proc: Process, svc: Services) -> None:
         self.mem = mem
@@ -319,7 +333,9 @@ class Ctx:
         self.mem.write(addr, raw + b"\0\0" if nul else raw)
         return len(raw) // 2
 
-    def write_cstr(self, addr: int, text: str | bytes, nul: bool = True, encoding: str = ACP) -> int:
+    def write_cstr(
+        self, addr: int, text: str | bytes, nul: bool = True, encoding: str = ACP
+    ) -> int:
         """Write a narrow string (+NUL); returns the bytes written without NUL."""
         raw = text if isinstance(text, bytes) else text.encode(encoding, "replace")
         self.mem.write(addr, raw + b"\0" if nul else raw)
@@ -396,4 +412,3 @@ class VaList:
         """Next ``double``."""
         raw = self.int64()
         return float(struct.unpack("<d", struct.pack("<Q", raw))[0])
-

@@ -53,7 +53,15 @@ def _parse(fmt: str) -> list[Piece]:
         if m.group("conv") == "%":
             out.append("%")
         else:
-            out.append((m.group("conv"), m.group("flags"), m.group("width"), m.group("prec"), m.group("len") or ""))
+            out.append(
+                (
+                    m.group("conv"),
+                    m.group("flags"),
+                    m.group("width"),
+                    m.group("prec"),
+                    m.group("len") or "",
+                )
+            )
 
 
 _CACHE: dict[str, list[Piece]] = {}
@@ -68,10 +76,10 @@ def format_printf(ctx: Ctx, fmt: str, va: VaList, *, wide: bool) -> str:
             _CACHE[fmt] = pieces
     out: list[str] = []
     for p in pieces:
-        if type(p) is str:
+        if isinstance(p, str):
             out.append(p)
             continue
-        conv, flags, w, pr, ln = p  # type: ignore[misc]
+        conv, flags, w, pr, ln = p
         width = 0
         if w == "*":
             width = Ctx.s32(va.int32())
@@ -95,7 +103,7 @@ def format_printf(ctx: Ctx, fmt: str, va: VaList, *, wide: bool) -> str:
                 out.append(str(va.int32()))
                 continue
             if conv == "x":
-                out.append("%x" % va.int32())
+                out.append(f"{va.int32():x}")
                 continue
         out.append(_one(ctx, conv, flags, width, prec, ln, va, wide))
     return "".join(out)
@@ -140,10 +148,12 @@ def _one(
             prefix = {"o": "0", "x": "0x", "X": "0X"}.get(conv, "")
         if prec is not None:
             body = "" if prec == 0 and v == 0 else body.rjust(prec, "0")
-        return _pad(body, flags if prec is None else flags.replace("0", ""), width, True, "", prefix)
+        return _pad(
+            body, flags if prec is None else flags.replace("0", ""), width, True, "", prefix
+        )
     if conv == "p":
         v = va.pointer()
-        return _pad("%0*X" % (ctx.ptr_size * 2, v), flags, width, False)
+        return _pad(f"{v:0{ctx.ptr_size * 2}X}", flags, width, False)
     if conv in "cC":
         v = va.int32()
         is_wide = (wide and conv == "c") or (not wide and conv == "C")
@@ -174,20 +184,22 @@ def _one(
         va.pointer()
         return ""
     # floating point
-    v = va.double()
-    if math.isnan(v) or math.isinf(v):
-        body = "nan" if math.isnan(v) else "inf"
+    f = va.double()
+    if math.isnan(f) or math.isinf(f):
+        body = "nan" if math.isnan(f) else "inf"
         if conv.isupper():
             body = body.upper()
-        sign = "-" if (v < 0 or math.copysign(1.0, v) < 0) and not math.isnan(v) else ""
+        sign = "-" if math.copysign(1.0, f) < 0 and not math.isnan(f) else ""
         return _pad(body, flags.replace("0", ""), width, False, sign)
-    sign = "-" if math.copysign(1.0, v) < 0 else "+" if "+" in flags else " " if " " in flags else ""
-    spec = "%" + ("#" if "#" in flags else "") + "." + str(6 if prec is None else prec) + conv
+    sign = (
+        "-" if math.copysign(1.0, f) < 0 else "+" if "+" in flags else " " if " " in flags else ""
+    )
     if conv in "aA":
-        body = float.hex(abs(v))
+        body = float.hex(abs(f))
         body = body.upper().replace("X", "x") if conv == "A" else body
     else:
-        body = spec % abs(v)
+        spec = "%" + ("#" if "#" in flags else "") + "." + str(6 if prec is None else prec) + conv
+        body = spec % abs(f)
     if conv in "eEgG":
         # msvcrt prints three exponent digits (1.000000e+001)
         body = re.sub(r"([eE][+-])(\d\d)$", lambda mm: mm.group(1) + "0" + mm.group(2), body)

@@ -84,7 +84,9 @@ def HeapFree(ctx: Ctx, heap: int, flags: int, mem: int) -> int:
     if mem == 0:
         return 1
     if not ctx.heap.free(mem):
-        raise ApiFault("crash", f"HeapFree of 0x{mem:x}, which is not a live heap block (double free?)")
+        raise ApiFault(
+            "crash", f"HeapFree of 0x{mem:x}, which is not a live heap block (double free?)"
+        )
     return 1
 
 
@@ -183,7 +185,8 @@ def EnterCriticalSection(ctx: Ctx, cs: int) -> int:
     lock, rec, owner = st.unpack(ctx.mem.read(cs + off, st.size))
     if owner not in (0, THREAD_ID):
         raise ApiFault(
-            "timeout", f"EnterCriticalSection(0x{cs:x}) would wait forever: owned by thread 0x{owner:x}"
+            "timeout",
+            f"EnterCriticalSection(0x{cs:x}) would wait forever: owned by thread 0x{owner:x}",
         )
     ctx.mem.write(cs + off, st.pack(lock + 1, rec + 1, THREAD_ID))
     return 0
@@ -226,7 +229,9 @@ def InitializeSRWLock(ctx: Ctx, lock: int) -> int:
 @api(K32)
 def AcquireSRWLockExclusive(ctx: Ctx, lock: int) -> int:
     if ctx.ptr(lock):
-        raise ApiFault("timeout", f"AcquireSRWLockExclusive(0x{lock:x}) would wait forever: already held")
+        raise ApiFault(
+            "timeout", f"AcquireSRWLockExclusive(0x{lock:x}) would wait forever: already held"
+        )
     ctx.write_ptr(lock, 1)
     return 0
 
@@ -240,7 +245,9 @@ def ReleaseSRWLockExclusive(ctx: Ctx, lock: int) -> int:
 @api(K32)
 def AcquireSRWLockShared(ctx: Ctx, lock: int) -> int:
     if ctx.ptr(lock) == 1:
-        raise ApiFault("timeout", f"AcquireSRWLockShared(0x{lock:x}) would wait forever: held exclusively")
+        raise ApiFault(
+            "timeout", f"AcquireSRWLockShared(0x{lock:x}) would wait forever: held exclusively"
+        )
     ctx.write_ptr(lock, ctx.ptr(lock) + 0x10)
     return 0
 
@@ -610,7 +617,9 @@ def _codec(cp: int) -> str:
 
 
 @api(K32)
-def MultiByteToWideChar(ctx: Ctx, cp: int, flags: int, src: int, srclen: int, dst: int, dstlen: int) -> int:
+def MultiByteToWideChar(
+    ctx: Ctx, cp: int, flags: int, src: int, srclen: int, dst: int, dstlen: int
+) -> int:
     n = Ctx.s32(srclen)
     raw = ctx.mem.cstr(src) + b"\0" if n == -1 else ctx.mem.read(src, n)
     try:
@@ -632,7 +641,15 @@ def MultiByteToWideChar(ctx: Ctx, cp: int, flags: int, src: int, srclen: int, ds
 
 @api(K32)
 def WideCharToMultiByte(
-    ctx: Ctx, cp: int, flags: int, src: int, srclen: int, dst: int, dstlen: int, default: int, used: int
+    ctx: Ctx,
+    cp: int,
+    flags: int,
+    src: int,
+    srclen: int,
+    dst: int,
+    dstlen: int,
+    default: int,
+    used: int,
 ) -> int:
     n = Ctx.s32(srclen)
     raw = ctx.mem.wstr_bytes(src) + b"\0\0" if n == -1 else ctx.mem.read(src, 2 * n)
@@ -694,7 +711,11 @@ def GetModuleHandleA(ctx: Ctx, name: int) -> int:
 @api(K32)
 def GetModuleHandleExW(ctx: Ctx, flags: int, name: int, out: int) -> int:
     if _dw(flags) & 0x4:  # GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS
-        h = ctx.svc.image_base if ctx.svc.image_base <= name < ctx.svc.image_base + ctx.svc.image_size else 0
+        h = (
+            ctx.svc.image_base
+            if ctx.svc.image_base <= name < ctx.svc.image_base + ctx.svc.image_size
+            else 0
+        )
     else:
         h = ctx.svc.module_handle(ctx.wstr(name) if name else None)
     if out:
@@ -825,10 +846,9 @@ def VirtualAlloc(ctx: Ctx, addr: int, size: int, kind: int, prot: int) -> int:
 
 @api(K32)
 def VirtualFree(ctx: Ctx, addr: int, size: int, kind: int) -> int:
-    if _dw(kind) & MEM_RELEASE:
-        if not ctx.svc.unmap_virtual(addr):
-            ctx.set_last_error(ERROR_INVALID_PARAMETER)
-            return 0
+    if _dw(kind) & MEM_RELEASE and not ctx.svc.unmap_virtual(addr):
+        ctx.set_last_error(ERROR_INVALID_PARAMETER)
+        return 0
     return 1
 
 

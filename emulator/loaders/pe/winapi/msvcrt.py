@@ -251,11 +251,9 @@ def _strtol(ctx: Ctx, text: str, start: int, end: int, base: int, width: int, si
         ctx.write_ptr(end, start + (i + used if used else 0) * width)
     if neg:
         n = -n
-    if signed:
-        n = max(-(1 << 31), min((1 << 31) - 1, n))
-    else:
-        n = min(n, 0xFFFFFFFF) if n >= 0 else n
-    return _dw(n)
+    # strtol clamps to LONG_MIN..LONG_MAX; strtoul to ULONG_MAX (negative values wrap)
+    lo, hi = (-(1 << 31), (1 << 31) - 1) if signed else (-(1 << 32), 0xFFFFFFFF)
+    return _dw(max(lo, min(hi, n)))
 
 
 @api(CRT, conv="cdecl")
@@ -430,7 +428,9 @@ def strcpy_s(ctx: Ctx, dst: int, size: int, src: int) -> int:
 @api(CRT, conv="cdecl")
 def wcsncpy_s(ctx: Ctx, dst: int, size: int, src: int, n: int) -> int:
     n = _size(ctx, n)
-    raw = ctx.mem.wstr_bytes(src, n)[: 2 * n] if n != (1 << ctx.bits) - 1 else ctx.mem.wstr_bytes(src)
+    raw = (
+        ctx.mem.wstr_bytes(src, n)[: 2 * n] if n != (1 << ctx.bits) - 1 else ctx.mem.wstr_bytes(src)
+    )
     return _secure_copy(ctx, dst, size, raw, 2)
 
 
@@ -543,7 +543,9 @@ _UCRT_LEGACY_VSPRINTF_NULL_TERMINATION = 0x1
 
 
 @api("ucrtbase.dll", conv="cdecl")
-def __stdio_common_vswprintf(ctx: Ctx, options: int, buf: int, count: int, fmt: int, locale: int, va: int) -> int:
+def __stdio_common_vswprintf(
+    ctx: Ctx, options: int, buf: int, count: int, fmt: int, locale: int, va: int
+) -> int:
     text = format_printf(ctx, ctx.wstr(fmt), ctx.va_list(va), wide=True)
     if buf == 0:
         return len(text.encode("utf-16-le", "surrogatepass")) // 2
@@ -552,7 +554,9 @@ def __stdio_common_vswprintf(ctx: Ctx, options: int, buf: int, count: int, fmt: 
 
 
 @api("ucrtbase.dll", conv="cdecl")
-def __stdio_common_vsprintf(ctx: Ctx, options: int, buf: int, count: int, fmt: int, locale: int, va: int) -> int:
+def __stdio_common_vsprintf(
+    ctx: Ctx, options: int, buf: int, count: int, fmt: int, locale: int, va: int
+) -> int:
     text = format_printf(ctx, ctx.cstr(fmt), ctx.va_list(va), wide=False)
     if buf == 0:
         return len(text.encode(ACP, "replace"))
@@ -589,7 +593,7 @@ def __iob_func(ctx: Ctx) -> int:
 
 @api("ucrtbase.dll", conv="cdecl")
 def __acrt_iob_func(ctx: Ctx, index: int) -> int:
-    return __iob_func(ctx) + _dw(index) * _FILE_SIZE[ctx.bits]
+    return int(__iob_func(ctx)) + _dw(index) * _FILE_SIZE[ctx.bits]
 
 
 @api(CRT, conv="cdecl")
@@ -688,7 +692,9 @@ guest_code(
     "_initterm",
     argc=2,
     x86=bytes.fromhex("56578b74240c8b7c241039fe730d8b0685c07402ffd083c604ebef31c05f5ec3"),
-    x64=bytes.fromhex("56574883ec284889ce4889d74839fe7310488b064885c07402ffd04883c608ebeb31c04883c4285f5ec3"),
+    x64=bytes.fromhex(
+        "56574883ec284889ce4889d74839fe7310488b064885c07402ffd04883c608ebeb31c04883c4285f5ec3"
+    ),
 )
 guest_code(
     CRT,
@@ -742,7 +748,9 @@ def __dllonexit(ctx: Ctx, fn: int, pbegin: int, pend: int) -> int:
     used = (end - begin) if begin else 0
     size = ctx.heap.size(begin) if begin else None
     if begin == 0 or size is None or used + ps > size:
-        new = ctx.heap.alloc(max(32 * ps, 2 * (used + ps)), heap=CRT_HEAP, site=ctx.caller, api=ctx.api)
+        new = ctx.heap.alloc(
+            max(32 * ps, 2 * (used + ps)), heap=CRT_HEAP, site=ctx.caller, api=ctx.api
+        )
         if not new:
             return 0
         if used:
@@ -784,7 +792,9 @@ def _set_invalid_parameter_handler(ctx: Ctx, handler: int) -> int:
 
 @api(CRT, conv="cdecl")
 def _invalid_parameter_noinfo(ctx: Ctx) -> int:
-    raise ApiFault("crash", "the C runtime detected an invalid parameter (_invalid_parameter_noinfo)")
+    raise ApiFault(
+        "crash", "the C runtime detected an invalid parameter (_invalid_parameter_noinfo)"
+    )
 
 
 @api(CRT, conv="cdecl")
@@ -870,7 +880,9 @@ def __C_specific_handler(ctx: Ctx, rec: int, frame: int, context: int, dispatch:
 
 
 @api("vcruntime140.dll", conv="cdecl")
-def _except_handler4_common(ctx: Ctx, a: int, b: int, rec: int, frame: int, context: int, d: int) -> int:
+def _except_handler4_common(
+    ctx: Ctx, a: int, b: int, rec: int, frame: int, context: int, d: int
+) -> int:
     return 1
 
 
@@ -880,4 +892,3 @@ def __vcrt_InitializeCriticalSectionEx(ctx: Ctx, cs: int, spin: int, flags: int)
 
     InitializeCriticalSection(ctx, cs)
     return 1
-

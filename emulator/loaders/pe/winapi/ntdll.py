@@ -23,9 +23,19 @@ def RtlLookupFunctionEntry(ctx: Ctx, pc: int, base_out: int, history: int) -> in
 
 @api(NT)
 def RtlVirtualUnwind(
-    ctx: Ctx, kind: int, base: int, pc: int, entry: int, context: int, data: int, frame: int, ptrs: int
+    ctx: Ctx,
+    kind: int,
+    base: int,
+    pc: int,
+    entry: int,
+    context: int,
+    data: int,
+    frame: int,
+    ptrs: int,
 ) -> int:
-    raise ApiFault("exception", "RtlVirtualUnwind: the DLL tried to unwind the stack (an exception path)")
+    raise ApiFault(
+        "exception", "RtlVirtualUnwind: the DLL tried to unwind the stack (an exception path)"
+    )
 
 
 @api(NT)

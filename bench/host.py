@@ -1,0 +1,282 @@
+"""Benchmark the simulated RAS host (emulator.host) against a raw cffi baseline.
+
+Measured in one run, on the conforming native fixture (fixtures/dlls good, built for this host):
+
+1. baseline: GetIpAddressForUser + ReleaseIpAddress called straight through cffi, buffers
+   allocated once (the least any host written in Python can do);
+2. the same pair through the native loader (``AdminDll.handle_call``) in-process;
+3. the same pair through the host's IP path (what ``connect``/``disconnect`` run), in-process;
+4. the pair in child-process mode: per call, and batched with ``handle_calls``;
+5. full sessions/s (GetIp, accept, link, link hang-up, hang-up, release) for the Python
+   stand-in and the native library in-process, trace on and off;
+6. 10,000 concurrently connected users (a big-pool in-bench DLL; the fixtures' pool has 64
+   addresses): time, tracemalloc peak and ru_maxrss growth;
+7. a standard conformance run (``emulator.conformance.run.check_dlls``) wall time.
+
+Targets: host in-process overhead <= 3x the raw cffi loop; >= 20k full sessions/s native
+in-process; 10k concurrent users with peak < 300 MB.
+
+    python bench/host.py [--n 20000] [--users 10000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from emulator.host.connection import ip_to_dword  # noqa: E402
+from emulator.host.engine import RasHost  # noqa: E402
+from emulator.loaders.base import AdminDll, Call, CallResult  # noqa: E402
+from emulator.registry.model import REG_SZ, Registry  # noqa: E402
+
+KEY = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\RAS\\AdminDll"
+WIN = "C:\\Windows\\System32\\vendor.dll"
+GET, REL = "MprAdminGetIpAddressForUser", "MprAdminReleaseIpAddress"
+
+
+def registry() -> Registry:
+    reg = Registry()
+    reg.set_value(KEY, "DLLPath", REG_SZ, (WIN + "\0").encode("utf-16-le"))
+    reg.set_value(KEY, "DisplayName", REG_SZ, "bench\0".encode("utf-16-le"))
+    return reg
+
+
+def rate(n: int, fn: Callable[[], None], repeat: int = 3) -> float:
+    """Best of ``repeat`` runs of ``fn`` (which performs ``n`` operations): operations/s."""
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return n / best
+
+
+def raw_cffi(lib: str, n: int) -> float:
+    import cffi
+
+    ffi = cffi.FFI()
+    ffi.cdef("""
+        uint32_t MprAdminGetIpAddressForUser(wchar_t *, wchar_t *, uint32_t *, int32_t *);
+        void MprAdminReleaseIpAddress(wchar_t *, wchar_t *, uint32_t *);
+    """)
+    dll = ffi.dlopen(lib)
+    user = ffi.new("wchar_t[]", "alice")
+    port = ffi.new("wchar_t[]", "VPN0")
+    addr = ffi.new("uint32_t[1]")
+    notify = ffi.new("int32_t[1]")
+    get, rel = dll.MprAdminGetIpAddressForUser, dll.MprAdminReleaseIpAddress
+
+    def loop() -> None:
+        for _ in range(n):
+            addr[0] = 0
+            notify[0] = -0x5A5A5A5B
+            get(user, port, addr, notify)
+            rel(user, port, addr)
+
+    return rate(2 * n, loop)
+
+
+def loader_pair(dll: AdminDll, n: int, batched: bool = False) -> float:
+    def loop() -> None:
+        for _ in range(n):
+            r = dll.handle_call(Call(GET, ("alice", "VPN0", 0, 0xA5A5A5A5)))
+            dll.handle_call(Call(REL, ("alice", "VPN0", r.outputs[2])))
+
+    def loop_batched() -> None:
+        # one lease at a time (the pool has 64 addresses): Get then Release, batched per 32 users
+        k = 32
+        for i in range(0, n, k):
+            users = [f"u{j}" for j in range(min(k, n - i))]
+            got = dll.handle_calls([Call(GET, (u, "VPN0", 0, 0xA5A5A5A5)) for u in users])
+            dll.handle_calls([Call(REL, (u, "VPN0", r.outputs.get(2, 0)))
+                              for u, r in zip(users, got, strict=True)])
+
+    return rate(2 * n, loop_batched if batched else loop)
+
+
+def host_for(path: str, opener: Any = None, trace: bool = False, **kw: Any) -> RasHost:
+    host = RasHost(registry(), "win7-x64", path_map={WIN: path}, trace=trace, opener=opener,
+                   **kw)
+    if not host.start():
+        raise SystemExit(f"host did not start: {[f.message for f in host.findings]}")
+    return host
+
+
+def host_ip_pair(host: RasHost, n: int) -> float:
+    ipd = host._ip_dll
+    assert ipd is not None
+    from emulator.host.connection import SessionInfo
+    from emulator.host.engine import Session
+
+    def loop() -> None:
+        for i in range(n):
+            info = SessionInfo(i, "alice", "VPN0")
+            s = Session("alice", "VPN0", "refused", None, info.links, None, i, info)
+            host._get_ip(ipd, s, 0, False)
+            host._release(s)
+
+    return rate(2 * n, loop)
+
+
+def sessions(host: RasHost, n: int) -> float:
+    def loop() -> None:
+        for _ in range(n):
+            host.disconnect(host.connect("alice", "VPN0"))
+
+    return rate(n, loop)
+
+
+class BigPoolDll(AdminDll):
+    """A conforming in-bench DLL with a 2^20-address pool (for the 10k-users figure)."""
+
+    loader_name = "bench"
+    machine = "python"
+    _EX = frozenset({GET, REL, "MprAdminAcceptNewConnectionEx", "MprAdminAcceptNewLink",
+                     "MprAdminConnectionHangupNotificationEx", "MprAdminLinkHangupNotification",
+                     "MprAdminTerminateDll", "MprAdminInitializeDll"})
+
+    def __init__(self, path: str, **kw: Any) -> None:
+        self.path = path
+        self.free = list(range(1 << 20, 0, -1))
+        self.leases: dict[tuple[str, str], int] = {}
+
+    @property
+    def exports(self) -> frozenset[str]:
+        return self._EX
+
+    def handle_call(self, call: Call) -> CallResult:
+        name = call.target
+        a = call.args
+        if name == GET:
+            n = self.free.pop()
+            addr = ip_to_dword(0x0A000000 + n)
+            self.leases[(a[0], a[1])] = n
+            return CallResult(0, {2: addr, 3: 1})
+        if name == REL:
+            n2 = self.leases.pop((a[0], a[1]), None)
+            if n2 is not None:
+                self.free.append(n2)
+            return CallResult(None, {2: a[2]})
+        if name in ("MprAdminTerminateDll", "MprAdminInitializeDll"):
+            return CallResult(0)
+        return CallResult(1 if "Accept" in str(name) else None)
+
+    def close(self) -> None:
+        self.free = []
+
+
+def many_users(users: int, trace: bool) -> dict[str, float]:
+    gc.collect()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    t = time.perf_counter()
+    host = host_for("bigpool", opener=lambda p, **kw: BigPoolDll(p), trace=trace)
+    live = [host.connect(f"user{i:06d}", f"VPN{i % 10000}") for i in range(users)]
+    t_conn = time.perf_counter() - t
+    assert host.stats["connected_now"] == users
+    _, peak = tracemalloc.get_traced_memory()
+    for s in live:
+        host.disconnect(s)
+    host.stop()
+    tracemalloc.stop()
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    bad = [f for f in host.findings if f.severity.value == "error"]
+    assert not bad, bad
+    return {"connect_s": t_conn, "peak_mb": peak / 1e6, "rss_growth_mb": (rss1 - rss0) * scale / 1e6}
+
+
+def conformance_run(paths: list[str]) -> list[tuple[str, float, int]]:
+    from emulator.conformance.run import check_dlls
+
+    out = []
+    for p in paths:
+        t = time.perf_counter()
+        reports = check_dlls([p])
+        dt = time.perf_counter() - t
+        n = sum(len(getattr(r, "findings", [])) for r in reports)
+        out.append((Path(p).name, dt, n))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=20000, help="get+release pairs / sessions per figure")
+    ap.add_argument("--users", type=int, default=10000, help="concurrently connected users")
+    ap.add_argument("--quick", action="store_true", help="smaller counts, skip the child process")
+    args = ap.parse_args(argv)
+    n = 2000 if args.quick else args.n
+
+    from emulator.loaders.native import NativeLoader
+    from fixtures.dlls.build import native_library
+
+    lib = str(native_library("good"))
+    standin = str(ROOT / "fixtures" / "standins" / "good.py")
+
+    def native(p: str, **kw: Any) -> AdminDll:
+        return NativeLoader().load(p, bitness=kw.get("bitness"))
+
+    def python(p: str, **kw: Any) -> AdminDll:
+        from emulator.loaders.python import PythonLoader
+
+        return PythonLoader().load(p, bitness=kw.get("bitness"))
+
+    print(f"rasemu host benchmark (n={n}, users={args.users})")
+    base = raw_cffi(lib, n)
+    print(f"  raw cffi get+release          {base:12,.0f} calls/s   (baseline)")
+    d = NativeLoader().load(lib)
+    ld = loader_pair(d, n)
+    d.close()
+    print(f"  native loader handle_call     {ld:12,.0f} calls/s   {base / ld:6.1f}x slower than raw")
+    h = host_for(lib, opener=native)
+    hp = host_ip_pair(h, n)
+    h.stop()
+    print(f"  host IP path, in-process      {hp:12,.0f} calls/s   {base / hp:6.1f}x raw, "
+          f"{ld / hp:4.2f}x the loader (target <= 3x raw)")
+    if not args.quick:
+        from emulator.loaders.select import open_dll
+
+        iso = open_dll(lib, loader="native", isolate=True)
+        m = max(200, n // 20)
+        per = loader_pair(iso, m)
+        bat = loader_pair(iso, m, batched=True)
+        iso.close()
+        print(f"  child process, per call       {per:12,.0f} calls/s   {base / per:6.1f}x raw")
+        print(f"  child process, batched x32    {bat:12,.0f} calls/s   {base / bat:6.1f}x raw")
+        hc = host_for(lib, loader="native", isolate=True)
+        hcs = sessions(hc, m // 4)
+        hc.stop()
+        print(f"  full sessions, native child   {hcs:12,.0f} sessions/s")
+    for label, path, op in (("python stand-in", standin, python), ("native, in-process", lib,
+                                                                     native)):
+        for trace in (False, True):
+            hh = host_for(path, opener=op, trace=trace)
+            r = sessions(hh, n if trace is False else n // 2)
+            hh.stop()
+            print(f"  full sessions, {label:19s} trace={'on ' if trace else 'off'} "
+                  f"{r:10,.0f} sessions/s" + ("   (target >= 20k)" if path == lib and not trace
+                                               else ""))
+    for trace in (False, True):
+        mu = many_users(args.users, trace)
+        print(f"  {args.users:,} concurrent users, trace={'on ' if trace else 'off'}: connect "
+              f"{mu['connect_s']:.2f} s, tracemalloc peak {mu['peak_mb']:.1f} MB, ru_maxrss "
+              f"+{mu['rss_growth_mb']:.1f} MB (target < 300 MB)")
+    if not args.quick and (ROOT / "emulator" / "conformance" / "run.py").exists():
+        for name, dt, nf in conformance_run([standin, lib]):
+            print(f"  standard conformance run {name:18s} {dt:6.2f} s  ({nf} findings incl. info)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1081 @@
+"""advapi32.dll: the registry API over rasemu's in-memory :class:`~emulator.registry.model.Registry`,
+plus GetUserName and the event log (R46).
+
+Windows semantics kept: predefined HKEYs (sign-extended on x64), access masks checked per handle,
+the WOW64 view (a 32-bit DLL's default view is 32; KEY_WOW64_64KEY / KEY_WOW64_32KEY override),
+ERROR_MORE_DATA with the required size written back, ERROR_KEY_DELETED for a handle whose key was
+deleted, LSTATUS error codes returned (not SetLastError). The registry is ``PeOptions.registry``
+(a private empty one when none is given).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from emulator.loaders.pe.winapi import ACP, Ctx
+from emulator.loaders.pe.winapi._env import expand, options, soft_api
+from emulator.registry.model import (
+    REG_DWORD,
+    REG_EXPAND_SZ,
+    REG_MULTI_SZ,
+    REG_QWORD,
+    REG_SZ,
+    KeyHasSubkeysError,
+    KeyNotFoundError,
+    Registry,
+    RegistryPathError,
+    ValueNotFoundError,
+)
+
+ADV = "advapi32.dll"
+_ALSO = ("api-ms-win-core-registry-l1-1-0.dll",)
+
+ERROR_SUCCESS = 0
+ERROR_FILE_NOT_FOUND = 2
+ERROR_ACCESS_DENIED = 5
+ERROR_INVALID_HANDLE = 6
+ERROR_INVALID_PARAMETER = 87
+ERROR_INSUFFICIENT_BUFFER = 122
+ERROR_BAD_PATHNAME = 161
+ERROR_MORE_DATA = 234
+ERROR_NO_MORE_ITEMS = 259
+ERROR_NOACCESS = 998
+ERROR_KEY_DELETED = 1018
+ERROR_DATATYPE_MISMATCH = 1629
+ERROR_UNSUPPORTED_TYPE = 1630
+
+HKEY_CLASSES_ROOT = 0x80000000
+HKEY_CURRENT_USER = 0x80000001
+HKEY_LOCAL_MACHINE = 0x80000002
+HKEY_USERS = 0x80000003
+HKEY_PERFORMANCE_DATA = 0x80000004
+HKEY_CURRENT_CONFIG = 0x80000005
+PREDEFINED = {
+    HKEY_CLASSES_ROOT: "HKCR",
+    HKEY_CURRENT_USER: "HKCU",
+    HKEY_LOCAL_MACHINE: "HKLM",
+    HKEY_USERS: "HKU",
+    HKEY_CURRENT_CONFIG: "HKCC",
+}
+
+KEY_QUERY_VALUE = 0x0001
+KEY_SET_VALUE = 0x0002
+KEY_CREATE_SUB_KEY = 0x0004
+KEY_ENUMERATE_SUB_KEYS = 0x0008
+KEY_NOTIFY = 0x0010
+KEY_CREATE_LINK = 0x0020
+KEY_WOW64_64KEY = 0x0100
+KEY_WOW64_32KEY = 0x0200
+DELETE = 0x00010000
+READ_CONTROL = 0x00020000
+WRITE_DAC = 0x00040000
+WRITE_OWNER = 0x00080000
+KEY_READ = READ_CONTROL | KEY_QUERY_VALUE | KEY_ENUMERATE_SUB_KEYS | KEY_NOTIFY
+KEY_WRITE = READ_CONTROL | KEY_SET_VALUE | KEY_CREATE_SUB_KEY
+KEY_ALL_ACCESS = 0x000F003F
+MAXIMUM_ALLOWED = 0x02000000
+GENERIC_READ = 0x80000000
+GENERIC_WRITE = 0x40000000
+GENERIC_EXECUTE = 0x20000000
+GENERIC_ALL = 0x10000000
+
+REG_OPTION_VOLATILE = 0x1
+REG_OPTION_CREATE_LINK = 0x2
+REG_OPTION_OPEN_LINK = 0x8
+REG_CREATED_NEW_KEY = 1
+REG_OPENED_EXISTING_KEY = 2
+
+RRF_RT_REG_NONE = 0x1
+RRF_RT_REG_SZ = 0x2
+RRF_RT_REG_EXPAND_SZ = 0x4
+RRF_RT_REG_BINARY = 0x8
+RRF_RT_REG_DWORD = 0x10
+RRF_RT_REG_MULTI_SZ = 0x20
+RRF_RT_REG_QWORD = 0x40
+RRF_RT_DWORD = RRF_RT_REG_BINARY | RRF_RT_REG_DWORD
+RRF_RT_QWORD = RRF_RT_REG_BINARY | RRF_RT_REG_QWORD
+RRF_RT_ANY = 0xFFFF
+RRF_SUBKEY_WOW6464KEY = 0x10000
+RRF_SUBKEY_WOW6432KEY = 0x20000
+RRF_NOEXPAND = 0x10000000
+RRF_ZEROONFAILURE = 0x20000000
+
+_STRING_TYPES = (REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ)
+_HANDLE_KIND = "hkey"
+
+
+def _dw(v: int) -> int:
+    return v & 0xFFFFFFFF
+
+
+@dataclass(slots=True)
+class Key:
+    """An open registry key: its logical path, the WOW64 view it was opened in, its access."""
+
+    path: str
+    view: int
+    access: int
+
+
+def _registry(ctx: Ctx) -> Registry:
+    opts = options(ctx)
+    if opts.registry is None:
+        from emulator.registry.model import Registry as _Registry
+
+        opts.registry = _Registry()
+    return opts.registry
+
+
+def _predefined(h: int) -> int | None:
+    """The 32-bit HKEY_* constant of ``h`` (x64 passes them sign-extended), else None."""
+    low = h & 0xFFFFFFFF
+    if h >> 32 not in (0, 0xFFFFFFFF) or low not in PREDEFINED:
+        return None
+    return low
+
+
+def _default_view(ctx: Ctx) -> int:
+    return 32 if ctx.bits == 32 else 64
+
+
+def _view_of(ctx: Ctx, sam: int) -> int | None:
+    """The view a call's access mask asks for; None for both flags at once (invalid)."""
+    w = sam & (KEY_WOW64_32KEY | KEY_WOW64_64KEY)
+    if w == KEY_WOW64_32KEY | KEY_WOW64_64KEY:
+        return None
+    if w == KEY_WOW64_64KEY:
+        return 64
+    if w == KEY_WOW64_32KEY:
+        return 32
+    return _default_view(ctx)
+
+
+def _map_generic(sam: int) -> int:
+    if sam & GENERIC_READ or sam & GENERIC_EXECUTE:
+        sam |= KEY_READ
+    if sam & GENERIC_WRITE:
+        sam |= KEY_WRITE
+    if sam & (GENERIC_ALL | MAXIMUM_ALLOWED):
+        sam |= KEY_ALL_ACCESS
+    return sam & 0x00FFFFFF
+
+
+def _resolve(ctx: Ctx, h: int) -> tuple[Key | None, int]:
+    """The key behind handle ``h`` (a predefined key or an open one); (None, error) when invalid."""
+    pre = _predefined(h)
+    if pre is not None:
+        return Key(PREDEFINED[pre], _default_view(ctx), KEY_ALL_ACCESS), ERROR_SUCCESS
+    e = ctx.proc.handles.get(h, _HANDLE_KIND)
+    if e is None:
+        return None, ERROR_INVALID_HANDLE
+    key = e.obj
+    assert isinstance(key, Key)
+    if not _registry(ctx).key_exists(key.path, view=key.view):
+        return None, ERROR_KEY_DELETED
+    return key, ERROR_SUCCESS
+
+
+def _join(base: str, sub: str) -> tuple[str | None, int]:
+    """``base\\sub`` validated; (None, error) for a malformed sub-path."""
+    if not sub:
+        return base, ERROR_SUCCESS
+    if sub.startswith("\\"):
+        return None, ERROR_BAD_PATHNAME
+    if sub.endswith("\\"):
+        sub = sub[:-1]
+        if not sub or sub.endswith("\\"):
+            return None, ERROR_BAD_PATHNAME
+    if "\\\\" in sub:
+        return None, ERROR_BAD_PATHNAME
+    if any(len(part) > 255 for part in sub.split("\\")):
+        return None, ERROR_INVALID_PARAMETER
+    return base + "\\" + sub, ERROR_SUCCESS
+
+
+def _new_handle(ctx: Ctx, key: Key) -> int:
+    return ctx.proc.handles.new(_HANDLE_KIND, key, site=ctx.caller, api=ctx.api)
+
+
+def _text(ctx: Ctx, ptr: int, wide: bool) -> str:
+    if not ptr:
+        return ""
+    return ctx.wstr(ptr) if wide else ctx.cstr(ptr)
+
+
+# --- open / create / close ----------------------------------------------------------------------
+def _open(ctx: Ctx, h: int, sub: int, sam: int, out: int, wide: bool) -> int:
+    if not out:
+        return ERROR_INVALID_PARAMETER
+    view = _view_of(ctx, sam)
+    if view is None:
+        return ERROR_INVALID_PARAMETER
+    parent, err = _resolve(ctx, h)
+    if parent is None:
+        return err
+    path, err = _join(parent.path, _text(ctx, sub, wide))
+    if path is None:
+        return err
+    try:
+        exists = _registry(ctx).key_exists(path, view=view)
+    except RegistryPathError as exc:
+        return exc.winerror
+    if not exists:
+        return ERROR_FILE_NOT_FOUND
+    ctx.write_ptr(out, _new_handle(ctx, Key(path, view, _map_generic(sam))))
+    return ERROR_SUCCESS
+
+
+@soft_api(ADV, also=_ALSO)
+def RegOpenKeyExW(ctx: Ctx, h: int, sub: int, opts: int, sam: int, out: int) -> int:
+    return _open(ctx, h, sub, _dw(sam), out, True)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegOpenKeyExA(ctx: Ctx, h: int, sub: int, opts: int, sam: int, out: int) -> int:
+    return _open(ctx, h, sub, _dw(sam), out, False)
+
+
+@soft_api(ADV)
+def RegOpenKeyW(ctx: Ctx, h: int, sub: int, out: int) -> int:
+    return _open(ctx, h, sub, MAXIMUM_ALLOWED, out, True)
+
+
+@soft_api(ADV)
+def RegOpenKeyA(ctx: Ctx, h: int, sub: int, out: int) -> int:
+    return _open(ctx, h, sub, MAXIMUM_ALLOWED, out, False)
+
+
+def _create(
+    ctx: Ctx, h: int, sub: int, options_: int, sam: int, out: int, disp: int, wide: bool
+) -> int:
+    if not out:
+        return ERROR_INVALID_PARAMETER
+    view = _view_of(ctx, sam)
+    if view is None:
+        return ERROR_INVALID_PARAMETER
+    parent, err = _resolve(ctx, h)
+    if parent is None:
+        return err
+    subtext = _text(ctx, sub, wide)
+    path, err = _join(parent.path, subtext)
+    if path is None:
+        return err
+    reg = _registry(ctx)
+    try:
+        existed = reg.key_exists(path, view=view)
+        if not existed:
+            if not parent.access & KEY_CREATE_SUB_KEY:
+                return ERROR_ACCESS_DENIED
+            if path.count("\\") == 0:
+                return ERROR_INVALID_PARAMETER
+            reg.create_key(path, view=view)
+    except RegistryPathError as exc:
+        return exc.winerror
+    ctx.write_ptr(out, _new_handle(ctx, Key(path, view, _map_generic(sam))))
+    if disp:
+        ctx.mem.w32(disp, REG_OPENED_EXISTING_KEY if existed else REG_CREATED_NEW_KEY)
+    return ERROR_SUCCESS
+
+
+@soft_api(ADV, also=_ALSO)
+def RegCreateKeyExW(
+    ctx: Ctx,
+    h: int,
+    sub: int,
+    reserved: int,
+    cls: int,
+    opts: int,
+    sam: int,
+    sa: int,
+    out: int,
+    disp: int,
+) -> int:
+    return _create(ctx, h, sub, _dw(opts), _dw(sam), out, disp, True)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegCreateKeyExA(
+    ctx: Ctx,
+    h: int,
+    sub: int,
+    reserved: int,
+    cls: int,
+    opts: int,
+    sam: int,
+    sa: int,
+    out: int,
+    disp: int,
+) -> int:
+    return _create(ctx, h, sub, _dw(opts), _dw(sam), out, disp, False)
+
+
+@soft_api(ADV)
+def RegCreateKeyW(ctx: Ctx, h: int, sub: int, out: int) -> int:
+    return _create(ctx, h, sub, 0, MAXIMUM_ALLOWED, out, 0, True)
+
+
+@soft_api(ADV)
+def RegCreateKeyA(ctx: Ctx, h: int, sub: int, out: int) -> int:
+    return _create(ctx, h, sub, 0, MAXIMUM_ALLOWED, out, 0, False)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegCloseKey(ctx: Ctx, h: int) -> int:
+    if _predefined(h) is not None:
+        return ERROR_SUCCESS
+    if ctx.proc.handles.get(h, _HANDLE_KIND) is None:
+        return ERROR_INVALID_HANDLE
+    ctx.proc.handles.close(h)
+    return ERROR_SUCCESS
+
+
+@soft_api(ADV, also=_ALSO)
+def RegFlushKey(ctx: Ctx, h: int) -> int:
+    return _resolve(ctx, h)[1]
+
+
+# --- values -------------------------------------------------------------------------------------
+def _to_wide_data(typ: int, raw: bytes) -> bytes:
+    """ANSI value data as the registry stores it (string types widened, like RegSetValueExA)."""
+    if typ in _STRING_TYPES:
+        return raw.decode(ACP, "replace").encode("utf-16-le", "surrogatepass")
+    return raw
+
+
+def _to_ansi_data(typ: int, raw: bytes) -> bytes:
+    if typ in _STRING_TYPES:
+        if len(raw) % 2:
+            raw = raw[:-1]
+        return raw.decode("utf-16-le", "replace").encode(ACP, "replace")
+    return raw
+
+
+def _set(ctx: Ctx, h: int, name: str, typ: int, data: int, size: int, wide: bool) -> int:
+    key, err = _resolve(ctx, h)
+    if key is None:
+        return err
+    if not key.access & KEY_SET_VALUE:
+        return ERROR_ACCESS_DENIED
+    if size and not data:
+        return ERROR_NOACCESS
+    raw = ctx.mem.read(data, size) if size else b""
+    if not wide:
+        raw = _to_wide_data(typ, raw)
+    try:
+        _registry(ctx).set_value(key.path, name, typ, raw, view=key.view)
+    except RegistryPathError as exc:
+        return exc.winerror
+    return ERROR_SUCCESS
+
+
+@soft_api(ADV, also=_ALSO)
+def RegSetValueExW(
+    ctx: Ctx, h: int, name: int, reserved: int, typ: int, data: int, size: int
+) -> int:
+    return _set(ctx, h, _text(ctx, name, True), _dw(typ), data, _dw(size), True)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegSetValueExA(
+    ctx: Ctx, h: int, name: int, reserved: int, typ: int, data: int, size: int
+) -> int:
+    return _set(ctx, h, _text(ctx, name, False), _dw(typ), data, _dw(size), False)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegSetKeyValueW(ctx: Ctx, h: int, sub: int, name: int, typ: int, data: int, size: int) -> int:
+    if not sub:
+        return _set(ctx, h, _text(ctx, name, True), _dw(typ), data, _dw(size), True)
+    tmp = ctx.alloc(ctx.ptr_size)
+    try:
+        err = _create(ctx, h, sub, 0, KEY_SET_VALUE, tmp, 0, True)
+        if err:
+            return err
+        hk = ctx.ptr(tmp)
+        err = _set(ctx, hk, _text(ctx, name, True), _dw(typ), data, _dw(size), True)
+        ctx.proc.handles.close(hk)
+        return err
+    finally:
+        ctx.heap.free(tmp)
+
+
+def _get(ctx: Ctx, key: Key, name: str) -> tuple[int, bytes] | int:
+    try:
+        return _registry(ctx).get_value(key.path, name, view=key.view)
+    except (KeyNotFoundError, ValueNotFoundError):
+        return ERROR_FILE_NOT_FOUND
+    except RegistryPathError as exc:
+        return exc.winerror
+
+
+def _deliver(ctx: Ctx, raw: bytes, data: int, pcb: int) -> int:
+    """Copy ``raw`` to ``data`` if it fits in ``*pcb``; always store the size in ``*pcb``."""
+    if not pcb:
+        return ERROR_SUCCESS if not data else ERROR_INVALID_PARAMETER
+    cap = ctx.mem.u32(pcb)
+    ctx.mem.w32(pcb, len(raw))
+    if not data:
+        return ERROR_SUCCESS
+    if len(raw) > cap:
+        return ERROR_MORE_DATA
+    ctx.mem.write(data, raw)
+    return ERROR_SUCCESS
+
+
+def _query(
+    ctx: Ctx, h: int, name: int, reserved: int, ptype: int, data: int, pcb: int, wide: bool
+) -> int:
+    if reserved:
+        return ERROR_INVALID_PARAMETER
+    if data and not pcb:
+        return ERROR_INVALID_PARAMETER
+    key, err = _resolve(ctx, h)
+    if key is None:
+        return err
+    if not key.access & KEY_QUERY_VALUE:
+        return ERROR_ACCESS_DENIED
+    got = _get(ctx, key, _text(ctx, name, wide))
+    if isinstance(got, int):
+        return got
+    typ, raw = got
+    if not wide:
+        raw = _to_ansi_data(typ, raw)
+    if ptype:
+        ctx.mem.w32(ptype, typ)
+    return _deliver(ctx, raw, data, pcb)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegQueryValueExW(
+    ctx: Ctx, h: int, name: int, reserved: int, ptype: int, data: int, pcb: int
+) -> int:
+    return _query(ctx, h, name, reserved, ptype, data, pcb, True)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegQueryValueExA(
+    ctx: Ctx, h: int, name: int, reserved: int, ptype: int, data: int, pcb: int
+) -> int:
+    return _query(ctx, h, name, reserved, ptype, data, pcb, False)
+
+
+_RRF_OF_TYPE = {
+    0: RRF_RT_REG_NONE,
+    REG_SZ: RRF_RT_REG_SZ,
+    REG_EXPAND_SZ: RRF_RT_REG_EXPAND_SZ,
+    3: RRF_RT_REG_BINARY,
+    REG_DWORD: RRF_RT_REG_DWORD,
+    REG_MULTI_SZ: RRF_RT_REG_MULTI_SZ,
+    REG_QWORD: RRF_RT_REG_QWORD,
+}
+
+
+def _get_value(
+    ctx: Ctx, h: int, sub: int, name: int, flags: int, ptype: int, data: int, pcb: int, wide: bool
+) -> int:
+    flags = _dw(flags)
+    if data and not pcb:
+        return ERROR_INVALID_PARAMETER
+    if not flags & RRF_RT_ANY:
+        return ERROR_INVALID_PARAMETER
+    if flags & RRF_RT_REG_EXPAND_SZ and not flags & RRF_NOEXPAND:
+        return ERROR_INVALID_PARAMETER
+    cap = ctx.mem.u32(pcb) if pcb else 0
+    err = _get_value_inner(ctx, h, sub, name, flags, ptype, data, pcb, wide)
+    if err not in (ERROR_SUCCESS,) and flags & RRF_ZEROONFAILURE and data and cap:
+        ctx.mem.fill(data, cap)
+    return err
+
+
+def _get_value_inner(
+    ctx: Ctx, h: int, sub: int, name: int, flags: int, ptype: int, data: int, pcb: int, wide: bool
+) -> int:
+    key, err = _resolve(ctx, h)
+    if key is None:
+        return err
+    if sub:
+        sam = KEY_QUERY_VALUE
+        if flags & RRF_SUBKEY_WOW6464KEY:
+            sam |= KEY_WOW64_64KEY
+        if flags & RRF_SUBKEY_WOW6432KEY:
+            sam |= KEY_WOW64_32KEY
+        view = _view_of(ctx, sam)
+        if view is None:
+            return ERROR_INVALID_PARAMETER
+        path, err = _join(key.path, _text(ctx, sub, wide))
+        if path is None:
+            return err
+        try:
+            if not _registry(ctx).key_exists(path, view=view):
+                return ERROR_FILE_NOT_FOUND
+        except RegistryPathError as exc:
+            return exc.winerror
+        key = Key(path, view, KEY_QUERY_VALUE)
+    elif not key.access & KEY_QUERY_VALUE:
+        return ERROR_ACCESS_DENIED
+    got = _get(ctx, key, _text(ctx, name, wide))
+    if isinstance(got, int):
+        return got
+    typ, raw = got
+    if typ == REG_EXPAND_SZ and not flags & RRF_NOEXPAND:
+        text = raw.decode("utf-16-le", "replace").split("\0", 1)[0]
+        raw = expand(ctx, text).encode("utf-16-le", "surrogatepass")
+        typ = REG_SZ
+        allowed = flags & RRF_RT_REG_SZ
+    else:
+        allowed = flags & _RRF_OF_TYPE.get(typ, 0)
+    if not allowed:
+        return ERROR_UNSUPPORTED_TYPE
+    expect = 0
+    if typ == REG_DWORD:
+        expect = 4
+    elif typ == REG_QWORD:
+        expect = 8
+    elif typ == 3:
+        if flags & RRF_RT_ANY & ~RRF_RT_DWORD == 0 and flags & RRF_RT_DWORD == RRF_RT_DWORD:
+            expect = 4
+        elif flags & RRF_RT_ANY & ~RRF_RT_QWORD == 0 and flags & RRF_RT_QWORD == RRF_RT_QWORD:
+            expect = 8
+    if expect and len(raw) != expect:
+        return ERROR_DATATYPE_MISMATCH
+    if typ in _STRING_TYPES:
+        # RegGetValue guarantees NUL termination (a double NUL for REG_MULTI_SZ)
+        if len(raw) % 2:
+            raw += b"\0"
+        if not raw.endswith(b"\0\0"):
+            raw += b"\0\0"
+        if typ == REG_MULTI_SZ and not raw.endswith(b"\0\0\0\0"):
+            raw += b"\0\0"
+        if not wide:
+            raw = _to_ansi_data(typ, raw)
+    if ptype:
+        ctx.mem.w32(ptype, typ)
+    return _deliver(ctx, raw, data, pcb)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegGetValueW(
+    ctx: Ctx, h: int, sub: int, name: int, flags: int, ptype: int, data: int, pcb: int
+) -> int:
+    return _get_value(ctx, h, sub, name, flags, ptype, data, pcb, True)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegGetValueA(
+    ctx: Ctx, h: int, sub: int, name: int, flags: int, ptype: int, data: int, pcb: int
+) -> int:
+    return _get_value(ctx, h, sub, name, flags, ptype, data, pcb, False)
+
+
+def _delete_value(ctx: Ctx, h: int, name: str) -> int:
+    key, err = _resolve(ctx, h)
+    if key is None:
+        return err
+    if not key.access & KEY_SET_VALUE:
+        return ERROR_ACCESS_DENIED
+    try:
+        _registry(ctx).delete_value(key.path, name, view=key.view)
+    except (KeyNotFoundError, ValueNotFoundError):
+        return ERROR_FILE_NOT_FOUND
+    return ERROR_SUCCESS
+
+
+@soft_api(ADV, also=_ALSO)
+def RegDeleteValueW(ctx: Ctx, h: int, name: int) -> int:
+    return _delete_value(ctx, h, _text(ctx, name, True))
+
+
+@soft_api(ADV, also=_ALSO)
+def RegDeleteValueA(ctx: Ctx, h: int, name: int) -> int:
+    return _delete_value(ctx, h, _text(ctx, name, False))
+
+
+# --- deleting keys --------------------------------------------------------------------------------
+def _delete_key(ctx: Ctx, h: int, sub: str, sam: int, recursive: bool) -> int:
+    view = _view_of(ctx, sam)
+    if view is None:
+        return ERROR_INVALID_PARAMETER
+    parent, err = _resolve(ctx, h)
+    if parent is None:
+        return err
+    path, err = _join(parent.path, sub)
+    if path is None:
+        return err
+    if "\\" not in path:
+        return ERROR_ACCESS_DENIED  # a root key
+    reg = _registry(ctx)
+    try:
+        if not reg.key_exists(path, view=view):
+            return ERROR_FILE_NOT_FOUND
+        reg.delete_key(path, recursive=recursive, view=view)
+    except KeyHasSubkeysError:
+        return ERROR_ACCESS_DENIED
+    except KeyNotFoundError:
+        return ERROR_FILE_NOT_FOUND
+    except RegistryPathError as exc:
+        return exc.winerror
+    return ERROR_SUCCESS
+
+
+@soft_api(ADV, also=_ALSO)
+def RegDeleteKeyW(ctx: Ctx, h: int, sub: int) -> int:
+    if not sub:
+        return ERROR_INVALID_PARAMETER
+    return _delete_key(ctx, h, _text(ctx, sub, True), 0, False)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegDeleteKeyA(ctx: Ctx, h: int, sub: int) -> int:
+    if not sub:
+        return ERROR_INVALID_PARAMETER
+    return _delete_key(ctx, h, _text(ctx, sub, False), 0, False)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegDeleteKeyExW(ctx: Ctx, h: int, sub: int, sam: int, reserved: int) -> int:
+    if not sub:
+        return ERROR_INVALID_PARAMETER
+    return _delete_key(ctx, h, _text(ctx, sub, True), _dw(sam), False)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegDeleteKeyExA(ctx: Ctx, h: int, sub: int, sam: int, reserved: int) -> int:
+    if not sub:
+        return ERROR_INVALID_PARAMETER
+    return _delete_key(ctx, h, _text(ctx, sub, False), _dw(sam), False)
+
+
+def _delete_tree(ctx: Ctx, h: int, sub: int, wide: bool) -> int:
+    if sub:
+        return _delete_key(ctx, h, _text(ctx, sub, wide), 0, True)
+    # no sub-key: empty the key itself (values and subkeys), keep the key
+    key, err = _resolve(ctx, h)
+    if key is None:
+        return err
+    reg = _registry(ctx)
+    for child in reg.subkey_names(key.path, view=key.view):
+        reg.delete_key(key.path + "\\" + child, recursive=True, view=key.view)
+    for vname, _, _ in reg.value_items(key.path, view=key.view):
+        reg.delete_value(key.path, vname, view=key.view)
+    return ERROR_SUCCESS
+
+
+@soft_api(ADV, also=_ALSO)
+def RegDeleteTreeW(ctx: Ctx, h: int, sub: int) -> int:
+    return _delete_tree(ctx, h, sub, True)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegDeleteTreeA(ctx: Ctx, h: int, sub: int) -> int:
+    return _delete_tree(ctx, h, sub, False)
+
+
+# --- enumeration / info ------------------------------------------------------------------------
+def _put_name(ctx: Ctx, buf: int, pcch: int, name: str, wide: bool) -> int:
+    """Store ``name`` (+NUL) if ``*pcch`` (characters, NUL included) allows; the stored count excludes NUL."""
+    if not pcch or not buf:
+        return ERROR_INVALID_PARAMETER
+    cap = ctx.mem.u32(pcch)
+    raw = name.encode("utf-16-le", "surrogatepass") if wide else name.encode(ACP, "replace")
+    n = len(raw) // 2 if wide else len(raw)
+    if n + 1 > cap:
+        return ERROR_MORE_DATA
+    if wide:
+        ctx.write_wstr(buf, name)
+    else:
+        ctx.write_cstr(buf, raw)
+    ctx.mem.w32(pcch, n)
+    return ERROR_SUCCESS
+
+
+def _enum_key(
+    ctx: Ctx, h: int, index: int, buf: int, pcch: int, cls: int, pcls: int, ft: int, wide: bool
+) -> int:
+    key, err = _resolve(ctx, h)
+    if key is None:
+        return err
+    if not key.access & KEY_ENUMERATE_SUB_KEYS:
+        return ERROR_ACCESS_DENIED
+    names = _registry(ctx).subkey_names(key.path, view=key.view)
+    index = _dw(index)
+    if index >= len(names):
+        return ERROR_NO_MORE_ITEMS
+    err = _put_name(ctx, buf, pcch, names[index], wide)
+    if err:
+        return err
+    if cls and pcls:
+        if ctx.mem.u32(pcls) >= 1:
+            ctx.mem.write(cls, b"\0\0" if wide else b"\0")
+        ctx.mem.w32(pcls, 0)
+    if ft:
+        ctx.mem.w64(ft, _mtime(ctx, key.path + "\\" + names[index], key.view))
+    return ERROR_SUCCESS
+
+
+@soft_api(ADV, also=_ALSO)
+def RegEnumKeyExW(
+    ctx: Ctx, h: int, index: int, name: int, pcch: int, reserved: int, cls: int, pcls: int, ft: int
+) -> int:
+    return _enum_key(ctx, h, index, name, pcch, cls, pcls, ft, True)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegEnumKeyExA(
+    ctx: Ctx, h: int, index: int, name: int, pcch: int, reserved: int, cls: int, pcls: int, ft: int
+) -> int:
+    return _enum_key(ctx, h, index, name, pcch, cls, pcls, ft, False)
+
+
+@soft_api(ADV)
+def RegEnumKeyW(ctx: Ctx, h: int, index: int, name: int, cch: int) -> int:
+    tmp = ctx.alloc(4)
+    try:
+        ctx.mem.w32(tmp, _dw(cch))
+        return _enum_key(ctx, h, index, name, tmp, 0, 0, 0, True)
+    finally:
+        ctx.heap.free(tmp)
+
+
+def _enum_value(
+    ctx: Ctx,
+    h: int,
+    index: int,
+    buf: int,
+    pcch: int,
+    reserved: int,
+    ptype: int,
+    data: int,
+    pcb: int,
+    wide: bool,
+) -> int:
+    if reserved:
+        return ERROR_INVALID_PARAMETER
+    if data and not pcb:
+        return ERROR_INVALID_PARAMETER
+    key, err = _resolve(ctx, h)
+    if key is None:
+        return err
+    if not key.access & KEY_QUERY_VALUE:
+        return ERROR_ACCESS_DENIED
+    items = _registry(ctx).value_items(key.path, view=key.view)
+    index = _dw(index)
+    if index >= len(items):
+        return ERROR_NO_MORE_ITEMS
+    vname, typ, raw = items[index]
+    if not wide:
+        raw = _to_ansi_data(typ, raw)
+    err = _put_name(ctx, buf, pcch, vname, wide)
+    if err:
+        if err == ERROR_MORE_DATA and pcb:
+            ctx.mem.w32(pcb, len(raw))
+        return err
+    if ptype:
+        ctx.mem.w32(ptype, typ)
+    return _deliver(ctx, raw, data, pcb)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegEnumValueW(
+    ctx: Ctx,
+    h: int,
+    index: int,
+    name: int,
+    pcch: int,
+    reserved: int,
+    ptype: int,
+    data: int,
+    pcb: int,
+) -> int:
+    return _enum_value(ctx, h, index, name, pcch, reserved, ptype, data, pcb, True)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegEnumValueA(
+    ctx: Ctx,
+    h: int,
+    index: int,
+    name: int,
+    pcch: int,
+    reserved: int,
+    ptype: int,
+    data: int,
+    pcb: int,
+) -> int:
+    return _enum_value(ctx, h, index, name, pcch, reserved, ptype, data, pcb, False)
+
+
+def _mtime(ctx: Ctx, path: str, view: int) -> int:
+    reg = _registry(ctx)
+    try:
+        with reg.lock:
+            _, node = reg._existing(path, view)
+        return int(node.mtime)
+    except (KeyNotFoundError, AttributeError):
+        return 0
+
+
+def _query_info(
+    ctx: Ctx,
+    h: int,
+    cls: int,
+    pcls: int,
+    reserved: int,
+    psub: int,
+    pmaxsub: int,
+    pmaxcls: int,
+    pvals: int,
+    pmaxname: int,
+    pmaxdata: int,
+    psd: int,
+    ft: int,
+    wide: bool,
+) -> int:
+    key, err = _resolve(ctx, h)
+    if key is None:
+        return err
+    if not key.access & KEY_QUERY_VALUE:
+        return ERROR_ACCESS_DENIED
+    reg = _registry(ctx)
+    subs = reg.subkey_names(key.path, view=key.view)
+    vals = reg.value_items(key.path, view=key.view)
+
+    def units(s: str) -> int:
+        return (
+            len(s.encode("utf-16-le", "surrogatepass")) // 2
+            if wide
+            else len(s.encode(ACP, "replace"))
+        )
+
+    if cls and pcls:
+        if ctx.mem.u32(pcls) < 1:
+            return ERROR_MORE_DATA
+        ctx.mem.write(cls, b"\0\0" if wide else b"\0")
+    if pcls:
+        ctx.mem.w32(pcls, 0)
+    for ptr, v in (
+        (psub, len(subs)),
+        (pmaxsub, max((units(s) for s in subs), default=0)),
+        (pmaxcls, 0),
+        (pvals, len(vals)),
+        (pmaxname, max((units(n) for n, _, _ in vals), default=0)),
+        (pmaxdata, max((len(d) for _, _, d in vals), default=0)),
+        (psd, 0x80),
+    ):
+        if ptr:
+            ctx.mem.w32(ptr, v)
+    if ft:
+        ctx.mem.w64(ft, _mtime(ctx, key.path, key.view))
+    return ERROR_SUCCESS
+
+
+@soft_api(ADV, also=_ALSO)
+def RegQueryInfoKeyW(
+    ctx: Ctx,
+    h: int,
+    cls: int,
+    pcls: int,
+    reserved: int,
+    psub: int,
+    pmaxsub: int,
+    pmaxcls: int,
+    pvals: int,
+    pmaxname: int,
+    pmaxdata: int,
+    psd: int,
+    ft: int,
+) -> int:
+    return _query_info(
+        ctx,
+        h,
+        cls,
+        pcls,
+        reserved,
+        psub,
+        pmaxsub,
+        pmaxcls,
+        pvals,
+        pmaxname,
+        pmaxdata,
+        psd,
+        ft,
+        True,
+    )
+
+
+@soft_api(ADV, also=_ALSO)
+def RegQueryInfoKeyA(
+    ctx: Ctx,
+    h: int,
+    cls: int,
+    pcls: int,
+    reserved: int,
+    psub: int,
+    pmaxsub: int,
+    pmaxcls: int,
+    pvals: int,
+    pmaxname: int,
+    pmaxdata: int,
+    psd: int,
+    ft: int,
+) -> int:
+    return _query_info(
+        ctx,
+        h,
+        cls,
+        pcls,
+        reserved,
+        psub,
+        pmaxsub,
+        pmaxcls,
+        pvals,
+        pmaxname,
+        pmaxdata,
+        psd,
+        ft,
+        False,
+    )
+
+
+# --- user / event log --------------------------------------------------------------------------
+@soft_api(ADV)
+def GetUserNameW(ctx: Ctx, buf: int, pcch: int) -> int:
+    name = options(ctx).user_name
+    need = len(name) + 1
+    if not pcch:
+        ctx.set_last_error(ERROR_INVALID_PARAMETER)
+        return 0
+    cap = ctx.mem.u32(pcch)
+    ctx.mem.w32(pcch, need)
+    if cap < need or not buf:
+        ctx.set_last_error(ERROR_INSUFFICIENT_BUFFER)
+        return 0
+    ctx.write_wstr(buf, name)
+    return 1
+
+
+@soft_api(ADV)
+def GetUserNameA(ctx: Ctx, buf: int, pcch: int) -> int:
+    name = options(ctx).user_name
+    need = len(name) + 1
+    if not pcch:
+        ctx.set_last_error(ERROR_INVALID_PARAMETER)
+        return 0
+    cap = ctx.mem.u32(pcch)
+    ctx.mem.w32(pcch, need)
+    if cap < need or not buf:
+        ctx.set_last_error(ERROR_INSUFFICIENT_BUFFER)
+        return 0
+    ctx.write_cstr(buf, name)
+    return 1
+
+
+_EVENT_TYPES = {
+    0: "success",
+    1: "error",
+    2: "warning",
+    4: "information",
+    8: "audit-success",
+    16: "audit-failure",
+}
+
+
+def _register_source(ctx: Ctx, server: str, source: str) -> int:
+    if not source:
+        ctx.set_last_error(ERROR_INVALID_PARAMETER)
+        return 0
+    return ctx.proc.handles.new("eventsource", source, site=ctx.caller, api=ctx.api)
+
+
+@soft_api(ADV)
+def RegisterEventSourceW(ctx: Ctx, server: int, source: int) -> int:
+    return _register_source(ctx, _text(ctx, server, True), _text(ctx, source, True))
+
+
+@soft_api(ADV)
+def RegisterEventSourceA(ctx: Ctx, server: int, source: int) -> int:
+    return _register_source(ctx, _text(ctx, server, False), _text(ctx, source, False))
+
+
+@soft_api(ADV)
+def DeregisterEventSource(ctx: Ctx, h: int) -> int:
+    if ctx.proc.handles.get(h, "eventsource") is None:
+        ctx.set_last_error(ERROR_INVALID_HANDLE)
+        return 0
+    ctx.proc.handles.close(h)
+    return 1
+
+
+def _report(
+    ctx: Ctx,
+    h: int,
+    typ: int,
+    cat: int,
+    eid: int,
+    nstr: int,
+    size: int,
+    strings: int,
+    raw: int,
+    wide: bool,
+) -> int:
+    e = ctx.proc.handles.get(h, "eventsource")
+    if e is None:
+        ctx.set_last_error(ERROR_INVALID_HANDLE)
+        return 0
+    texts = []
+    for i in range(nstr & 0xFFFF):
+        p = ctx.ptr(strings + i * ctx.ptr_size)
+        texts.append(_text(ctx, p, wide) if p else "")
+    data = ctx.mem.read(raw, _dw(size)) if raw and _dw(size) else b""
+    kind = _EVENT_TYPES.get(typ & 0xFFFF, f"type{typ & 0xFFFF}")
+    entry = {
+        "source": e.obj,
+        "type": kind,
+        "category": cat & 0xFFFF,
+        "event_id": _dw(eid),
+        "code": _dw(eid) & 0xFFFF,
+        "strings": texts,
+        "data": data.hex(),
+    }
+    options(ctx).events.append(entry)
+    ctx.proc.extra.setdefault("event_log", []).append(entry)
+    ctx.log(f"[eventlog] {e.obj} {kind} id={_dw(eid) & 0xFFFF}: " + " | ".join(texts))
+    return 1
+
+
+@soft_api(ADV)
+def ReportEventW(
+    ctx: Ctx,
+    h: int,
+    typ: int,
+    cat: int,
+    eid: int,
+    sid: int,
+    nstr: int,
+    size: int,
+    strings: int,
+    raw: int,
+) -> int:
+    return _report(ctx, h, typ, cat, eid, nstr, size, strings, raw, True)
+
+
+@soft_api(ADV)
+def ReportEventA(
+    ctx: Ctx,
+    h: int,
+    typ: int,
+    cat: int,
+    eid: int,
+    sid: int,
+    nstr: int,
+    size: int,
+    strings: int,
+    raw: int,
+) -> int:
+    return _report(ctx, h, typ, cat, eid, nstr, size, strings, raw, False)
+
+
+# a pre-packed DWORD helper for tests and callers that seed values
+def dword(value: int) -> bytes:
+    """REG_DWORD data for ``value``."""
+    return struct.pack("<I", value & 0xFFFFFFFF)

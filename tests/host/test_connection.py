@@ -1,0 +1,79 @@
+"""Structures built for callbacks: contents (R33, R39, R40, R42) and template reuse."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+import pytest
+
+from emulator.abi import structs as S
+from emulator.host import connection as C
+
+SIGS = ["MprAdminAcceptNewConnection", "MprAdminAcceptNewConnection2",
+        "MprAdminAcceptNewConnection3", "MprAdminAcceptNewConnectionEx",
+        "MprAdminAcceptNewLink", "MprAdminAcceptReauthentication", "RasAdminAcceptNewConnection"]
+
+
+def session(i: int, user: str, addr: str | None, links: int = 1, q: int = 0) -> C.SessionInfo:
+    s = C.SessionInfo(i, user, f"VPN{i}", address=None if addr is None else IPv4Address(addr),
+                      quarantine_state=q)
+    s.links.extend(f"VPN{i}-{k}" if k else f"VPN{i}" for k in range(links))
+    s.started = 0.0 if False else s.started
+    return s
+
+
+def packed(args: tuple[object, ...], bits: int) -> list[bytes]:
+    return [S.pack_array(a, bits) if isinstance(a, list) else S.pack(a, bits) for a in args]
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+@pytest.mark.parametrize("sig", SIGS)
+def test_refilled_template_equals_fresh_build(sig: str, bits: int) -> None:
+    a = session(1, "alice", "10.0.0.5", links=2, q=1)
+    b = session(77, "bob" * 80, "192.168.3.1")
+    b.started_epoch = a.started_epoch + 5
+    t = C.ArgTemplates(bits)
+    t.args(sig, a, "VPN1-1", 1)
+    for stats in (0, 1):
+        b.started = a.started  # same duration
+        got = packed(t.args(sig, b, b.port, stats), bits)
+        want = packed(C.build_args(sig, b, bits, port=b.port, stats=stats), bits)
+        assert got == want
+
+
+def test_contents() -> None:
+    s = session(3, "alice", "10.1.2.3")
+    c0, c1, c2, c3 = C.build_args("MprAdminAcceptNewConnection3", s, 64)
+    assert c1.PppInfo.ip.wszRemoteAddress == "10.1.2.3"  # R33
+    assert c1.PppInfo.ip.wszAddress == "10.1.2.1"
+    assert c3.dwSize == S.sizeof("RAS_CONNECTION_3", 64) == 792  # R40
+    assert c0.wszUserName == c2.wszUserName == c3.wszUserName == "alice"
+    assert len({c0.hConnection, c1.hConnection, c2.hConnection, c3.hConnection}) == 1
+    (ex,) = C.build_args("MprAdminAcceptNewConnectionEx", s, 32)
+    assert (ex.Header.revision, ex.Header.type, ex.Header.size) == (1, 1, 1664)  # R39
+    assert ex.ProjectionInfo.projectionInfoType == 1
+    p0, p1 = C.build_args("MprAdminAcceptNewLink", s, 64, port="VPN3")
+    assert p0.wszPortName == "VPN3" and p0.hPort == p1.hPort == s.h_port("VPN3")
+    p, st, params = C.build_args("RasAdminAcceptNewConnection", s, 32)
+    assert p.NumMediaParms == 2 and p.SizeMediaParms == 2 * S.sizeof("RAS_PARAMETERS", 32)
+    assert p.ProjResult.ip.wszAddress == "10.1.2.3" and params[0].P_Key == "MAXCONNECTBPS"
+
+
+def test_address_byte_order() -> None:
+    dw = C.ip_to_dword("192.168.100.10")
+    assert dw.to_bytes(4, "little") == bytes([192, 168, 100, 10])
+    assert C.dword_to_ip(dw) == IPv4Address("192.168.100.10")
+    assert C.dotted(dw) == "192.168.100.10"
+    assert C.dword_to_ip(C.byteswap32(dw)) == IPv4Address("10.100.168.192")
+    assert C.ip_to_dword(0) == 0 and C.ip_to_dword(None) == 0
+
+
+def test_max_length_names_fit() -> None:  # R42, R71
+    s = session(5, "u" * 256, "10.0.0.9")
+    s.port = "P" * 16
+    for sig in SIGS:
+        for a in C.build_args(sig, s, 64, port=s.port):
+            if isinstance(a, list):
+                S.pack_array(a, 64)
+            else:
+                S.pack(a, 64)

@@ -1,0 +1,87 @@
+"""Fixtures for the PE loader tests: the project's prebuilt sample DLLs and small test DLLs
+compiled from tests/pe/csrc/testdll.c with mingw-w64 (skipped when mingw is absent)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulator.loaders.pe import PeDll, PeLoader
+
+CSRC = Path(__file__).parent / "csrc"
+GCC = {32: "i686-w64-mingw32-gcc", 64: "x86_64-w64-mingw32-gcc"}
+DLLTOOL = {32: "i686-w64-mingw32-dlltool", 64: "x86_64-w64-mingw32-dlltool"}
+
+
+def prebuilt(variant: str, bits: int) -> Path:
+    """A committed sample DLL from fixtures/dlls/prebuilt."""
+    from fixtures.dlls.build import prebuilt_dll
+
+    return Path(prebuilt_dll(variant, bits))
+
+
+def _cache_dir() -> Path:
+    d = Path(tempfile.gettempdir()) / "rasemu-pe-testdlls"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+def build_testdll(bits: int, *defines: str, ws2: str | None = None) -> Path:
+    """Compile testdll.c for ``bits`` with ``-D`` ``defines``; ``ws2`` = "ordinal" or "delay"
+    links ws2_32 htonl/ntohl by ordinal (an import library made from a .def file) or delay-loaded."""
+    gcc = GCC[bits]
+    if shutil.which(gcc) is None:
+        pytest.skip(f"{gcc} not installed")
+    src = (CSRC / "testdll.c").read_bytes()
+    key = hashlib.sha256(src + repr((bits, defines, ws2)).encode()).hexdigest()[:16]
+    out = _cache_dir() / f"testdll{bits}-{key}.dll"
+    if out.exists():
+        return out
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [gcc, "-shared", "-O2", "-o", str(Path(tmp) / "t.dll"), str(CSRC / "testdll.c")]
+        if bits == 32:
+            cmd.append("-Wl,--kill-at")
+        cmd += [f"-D{d}" for d in defines]
+        if ws2 is not None:
+            deffile = CSRC / ("ws2_32.def" if bits == 32 else "ws2.def")
+            lib = Path(tmp) / "libws.a"
+            flag = "-l" if ws2 == "ordinal" else "-y"
+            tool = [DLLTOOL[bits], "-d", str(deffile), flag, str(lib)] + (
+                ["-k"] if bits == 32 else []
+            )
+            subprocess.run(tool, check=True, capture_output=True)
+            cmd += ["-DWITH_WS2", str(lib)]
+        subprocess.run(cmd, check=True, capture_output=True)
+        tmp_out = out.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(Path(tmp) / "t.dll", tmp_out)
+        os.replace(tmp_out, out)
+    return out
+
+
+@pytest.fixture(params=[32, 64], ids=["x86", "x64"])
+def bits(request: pytest.FixtureRequest) -> int:
+    """Both bitnesses."""
+    return int(request.param)
+
+
+@pytest.fixture
+def good(bits: int) -> Iterator[PeDll]:
+    """The reference sample DLL, loaded."""
+    dll = PeLoader().load(str(prebuilt("good", bits)), bitness=bits)
+    yield dll
+    dll.close()
+
+
+@pytest.fixture
+def testdll(bits: int) -> Iterator[PeDll]:
+    """tests/pe/csrc/testdll.c, loaded."""
+    dll = PeLoader().load(str(build_testdll(bits)), bitness=bits)
+    yield dll
+    dll.close()
