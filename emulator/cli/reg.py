@@ -1,4 +1,4 @@
-"""``rasemu reg``: Windows .reg files -- export (normalise) and diff."""
+"""``rasemu reg``: Windows .reg files -- export (normalise), diff and check."""
 
 from __future__ import annotations
 
@@ -135,7 +135,8 @@ def diff_cmd(a: str, b: str, patch: str | None, lenient: bool) -> None:
     sys.exit(1)
 
 
-_FORMATS = {5: "version 5.00", 4: "REGEDIT4", 3: "Windows 3.1 REGEDIT"}
+_FORMATS = {5: "version 5.00", 4: "REGEDIT4", 3: "Windows 3.1 REGEDIT",
+            0: "unrecognised REGEDIT header (nothing imported)"}
 
 
 @reg.command("check")

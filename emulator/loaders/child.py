@@ -1,6 +1,6 @@
 """Child-process side of :mod:`emulator.loaders.isolated` (``python -m emulator.loaders.child``).
 
-Usage: ``python -m emulator.loaders.child SHARED_FILE``. Frames on stdin/stdout are a 4-byte
+Usage: ``python -m emulator.loaders.child SHARED_FILE`` (or ``fd:N``, an inherited descriptor). Frames on stdin/stdout are a 4-byte
 little-endian length followed by a pickle (protocol 5). Requests::
 
     ("load", loader, path, bitness, options) -> ("loaded", exports, machine, loader, addresses)
@@ -165,8 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     os.close(devnull)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    with open(args[0], "r+b") as fh:
-        mm = mmap.mmap(fh.fileno(), 0)
+    if args[0].startswith("fd:"):  # POSIX: an inherited descriptor of an unlinked file
+        fd = int(args[0][3:])
+        mm = mmap.mmap(fd, 0)
+        os.close(fd)
+    else:
+        with open(args[0], "r+b") as fh:
+            mm = mmap.mmap(fh.fileno(), 0)
     dll: Any = None
     try:
         while True:

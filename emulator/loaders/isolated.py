@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import mmap
 import os
 import pickle
 import queue
@@ -78,14 +79,15 @@ def _signal_name(returncode: int | None) -> str:
 class _Child:
     """One child process and its pipes, reader threads and shared file."""
 
-    def __init__(self, shm_path: str, mm: Any) -> None:
+    def __init__(self, shm_arg: str, mm: Any, shm_fd: int | None) -> None:
         env = dict(os.environ)
         paths = [p for p in sys.path if p]
         if env.get("PYTHONPATH"):
             paths.append(env["PYTHONPATH"])
         env["PYTHONPATH"] = os.pathsep.join(paths)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "emulator.loaders.child", shm_path],
+            [sys.executable, "-m", "emulator.loaders.child", shm_arg],
+            pass_fds=() if shm_fd is None else (shm_fd,),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -210,13 +212,22 @@ class IsolatedDll(AdminDll):
         self._closed = False
         self.restarts = 0
         fd, self._shm_path = tempfile.mkstemp(prefix="rasemu-child-", suffix=".shm")
+        self._shm_fd: int | None = None
         try:
             os.ftruncate(fd, SHM_SIZE)
-            import mmap
-
             self._mm = mmap.mmap(fd, SHM_SIZE)
-        finally:
+        except BaseException:
             os.close(fd)
+            os.unlink(self._shm_path)
+            raise
+        if _POSIX:
+            # children inherit the descriptor: nothing stays on disk even after a SIGKILL
+            os.unlink(self._shm_path)
+            self._shm_fd = fd
+            self._shm_arg = f"fd:{fd}"
+        else:
+            os.close(fd)
+            self._shm_arg = self._shm_path
         self._child: _Child | None = None
         self._base_addresses: dict[str, int | None] = {}
         self._delta = 0
@@ -234,7 +245,7 @@ class IsolatedDll(AdminDll):
     # -- child management -------------------------------------------------------------------
 
     def _start(self) -> tuple[frozenset[str], Machine, str, dict[str, int | None]]:
-        child = _Child(self._shm_path, self._mm)
+        child = _Child(self._shm_arg, self._mm, self._shm_fd)
         self._child = child
         child.send(("load", self._loader, self.path, self._bitness, self._options))
         try:
@@ -279,8 +290,13 @@ class IsolatedDll(AdminDll):
     def _release_files(self) -> None:
         with contextlib.suppress(Exception):
             self._mm.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self._shm_path)
+        if self._shm_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._shm_fd)
+            self._shm_fd = None
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(self._shm_path)
 
     # -- address translation ----------------------------------------------------------------
 

@@ -192,7 +192,10 @@ class Issue:
 
 @dataclass
 class RegFile:
-    """A parsed .reg file: format version (3 = Windows 3.1, 4 or 5), encoding, operations and issues.
+    """A parsed .reg file: format version, encoding, operations and issues.
+
+    ``version``: 5, 4 (REGEDIT4), 3 (Windows 3.1) or 0 (lenient: a ``REGEDIT...`` header
+    regedit accepts without importing anything).
 
     ``skipped`` lists what lenient parsing left out (as regedit would); ``notes`` lists
     irregular things that were accepted (lenient) or are worth knowing (both modes).
@@ -804,7 +807,7 @@ def _parse_stream(read: _Read, name: str, strict: bool) -> RegFile:
         parser.run_win31()
     elif version:
         parser.run()
-    return RegFile(name, version or 5, encoding, parser.ops, parser.skipped, parser.notes)
+    return RegFile(name, version, encoding, parser.ops, parser.skipped, parser.notes)
 
 
 def parse(data: bytes, *, name: str = "<bytes>", strict: bool = True) -> RegFile:
@@ -948,6 +951,12 @@ def _regedit_string(data: bytes) -> str:
     return text if nul < 0 else text[:nul]
 
 
+def format_name(name: str) -> str:
+    """A value name as a .reg file writes it: ``@`` for the default value, else quoted
+    with ``\\``, ``"``, CR and LF escaped (``format_name(n) + "=-"`` deletes the value)."""
+    return '"' + _escape(name) + '"' if name else "@"
+
+
 def format_value(name: str, vtype: int, data: bytes, *, version: int = 5,
                  lossless: bool = False) -> str:
     """One value as regedit writes it (lines joined by CRLF, no final line end).
@@ -955,7 +964,7 @@ def format_value(name: str, vtype: int, data: bytes, *, version: int = 5,
     ``lossless``: a REG_SZ that regedit's quoted form would shorten (embedded NUL, no
     terminator, odd length) is written as ``hex(1):`` instead.
     """
-    head = '"' + _escape(name) + '"=' if name else "@="
+    head = format_name(name) + "="
     if vtype == REG_SZ and (not lossless or _is_plain_string(data)):
         return head + '"' + _escape(_regedit_string(data)) + '"'
     if vtype == REG_DWORD and len(data) == 4:

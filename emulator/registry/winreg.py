@@ -825,7 +825,7 @@ class FakeWinreg:
                 raise win_error(ERROR_ACCESS_DENIED)
             try:
                 tree = _parse_hive(doc)
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, RegistryPathError):
                 raise win_error(ERROR_BADDB) from None
             parent = reg._wnode(root, ())
             node = _build(tree, names[0], reg._gen)
@@ -1072,6 +1072,8 @@ def _parse_key(obj: Any) -> _Tree:
     name = obj["name"]
     if not isinstance(name, str):
         raise TypeError("name")
+    if name:  # the top key's stored name may be "" (a root); LoadKey names it anew
+        _m.check_key_name(name)
     values = []
     for vname, vtype, vhex in obj["values"]:
         if not isinstance(vname, str) or not isinstance(vtype, int) or not 0 <= vtype <= 0xFFFFFFFF:
@@ -1086,7 +1088,6 @@ def _build(tree: _Tree, name: str, gen: int) -> Node:
     for vname, vtype, data in values:
         node.values[fold(vname)] = (vname, vtype, data)
     for sub in subkeys:
-        _m.check_key_name(sub[0])
         node.subkeys[fold(sub[0])] = _build(sub, sub[0], gen)
     return node
 

@@ -117,16 +117,20 @@ def test_diff_exit_codes_and_output(tmp_path: Path) -> None:
 
 def test_diff_patch_turns_a_into_b(tmp_path: Path) -> None:
     b = tmp_path / "b.reg"
-    b.write_bytes(b"REGEDIT4\r\n\r\n[-HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\RAS\\AdminDll]\r\n")
-    a_then_b = tmp_path / "a_then_b.reg"
-    a_then_b.write_bytes(SAMPLE.read_bytes())
-    # B alone: only [-KEY], so an empty registry; A + patch must give the same.
+    b.write_bytes(
+        "\r\n".join([
+            "Windows Registry Editor Version 5.00", "",
+            "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\RAS\\AdminDll]",
+            '"DisplayName"="Caf\u00e9 \\"2\\""', '"Multi"=hex(7):61,00,00,00,00,00', "",
+            "[HKEY_CURRENT_USER\\Software\\New]", '@=dword:00000001', "",
+        ]).encode("utf-16-le").join([b"\xff\xfe", b""]))
     patch = tmp_path / "patch.reg"
     assert run("reg", "diff", SAMPLE, b, "--patch", patch).returncode == 1
     applied = run("reg", "export", "--from", SAMPLE, "--from", patch)
     expected = run("reg", "export", "--from", b)
-    assert applied.returncode == expected.returncode == 0
+    assert applied.returncode == expected.returncode == 0, applied.stderr
     assert applied.stdout == expected.stdout
+    assert b"DLLPath" not in applied.stdout and b"Multi" in applied.stdout
 
 
 def test_check_command() -> None:

@@ -49,6 +49,14 @@ def build_testdll(bits: int, *defines: str, ws2: str | None = None) -> Path:
         if bits == 32:
             cmd.append("-Wl,--kill-at")
         cmd += [f"-D{d}" for d in defines]
+        absent = Path(tmp) / "libabsent.a"
+        absent_def = CSRC / ("absent32.def" if bits == 32 else "absent.def")
+        subprocess.run(
+            [DLLTOOL[bits], "-d", str(absent_def), "-l", str(absent)] + (["-k"] if bits == 32 else []),
+            check=True,
+            capture_output=True,
+        )
+        cmd.append(str(absent))
         if ws2 is not None:
             deffile = CSRC / ("ws2_32.def" if bits == 32 else "ws2.def")
             lib = Path(tmp) / "libws.a"

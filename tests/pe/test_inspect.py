@@ -45,7 +45,7 @@ def test_json_lists_unsupported_imports(capsys: pytest.CaptureFixture[str]) -> N
     info = json.loads(out)
     assert info["machine"] == "x64" and info["dll"] is True
     missing = [f"{i['dll'].lower()}!{i['name']}" for i in info["imports"] if not i["supported"]]
-    assert missing == ["kernel32.dll!GetComputerNameW"]
+    assert missing == ["rasemu_absent.dll!AbsentFunction"]
     assert info["unsupported_imports"] == 1
     assert info["relocations"] > 0
     assert {c["name"] for c in info["admin_callbacks"]} == {

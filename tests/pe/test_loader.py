@@ -251,10 +251,10 @@ def test_instruction_budget_stops_runaway_code(bits: int) -> None:
 
 
 def test_missing_api_listed_and_call_stops(testdll: PeDll) -> None:
-    assert testdll.missing_imports == ("kernel32.dll!GetComputerNameW",)
+    assert testdll.missing_imports == ("rasemu_absent.dll!AbsentFunction",)
     r = testdll.handle_call(Call("TestMissing"))
     assert r.fault is not None and r.fault.kind == "missing-api"
-    assert "kernel32.dll!GetComputerNameW is not implemented" in r.fault.message
+    assert "rasemu_absent.dll!AbsentFunction is not implemented" in r.fault.message
     assert testdll.handle_call(Call("TestInUse")).returned == 0
 
 

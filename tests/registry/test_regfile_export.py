@@ -8,7 +8,14 @@ import pytest
 
 from emulator.errors import InputError
 from emulator.registry import Registry
-from emulator.registry.regfile import export, export_text, format_value, import_bytes, import_file
+from emulator.registry.regfile import (
+    export,
+    export_text,
+    format_name,
+    format_value,
+    import_bytes,
+    import_file,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reg"
 K = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Contoso"
@@ -272,3 +279,8 @@ def test_empty_data_of_every_type() -> None:
         '"a"=hex(0):', '"b"=""', '"c"=hex(2):', '"d"=hex:', '"e"=hex(4):', '"f"=hex(7):',
         '"g"=hex(100):',
     ]
+
+
+def test_format_name() -> None:
+    assert format_name("") == "@"
+    assert format_name('a"b\\c\r\n') == '"a\\"b\\\\c\\r\\n"'

@@ -711,3 +711,22 @@ def test_threads_share_one_fake(w: FakeWinreg) -> None:
         th.join()
     assert all(len(w.registry.value_items(rf"HKLM\SOFTWARE\T{t}")) == 200 for t in range(4))
     assert w.open_handles() == []
+
+
+def test_savekey_loadkey_error_paths(w: FakeWinreg, tmp_path: Path) -> None:
+    with w.CreateKey(w.HKEY_CURRENT_USER, "K") as h:
+        with pytest.raises(FileNotFoundError) as info:
+            w.SaveKey(h, str(tmp_path / "no" / "dir.json"))
+        assert winerror(info) == 3
+        w.SaveKey(h, str(tmp_path / "k.json"))
+    with pytest.raises(OSError) as info2:
+        w.LoadKey(w.HKEY_USERS, r"a\b", str(tmp_path / "k.json"))
+    assert info2.value.winerror == 87  # type: ignore[attr-defined]
+    text = (tmp_path / "k.json").read_text().replace('"subkeys": []', '"subkeys": [{"name": "x\\\\y", "values": [], "subkeys": []}]', 1)
+    (tmp_path / "bad.json").write_text(text)
+    with pytest.raises(OSError) as info3:
+        w.LoadKey(w.HKEY_USERS, "Bad", str(tmp_path / "bad.json"))
+    assert info3.value.winerror == 1009  # type: ignore[attr-defined]
+    assert not w.registry.key_exists(r"HKU\Bad")
+    with pytest.raises(TypeError):
+        w.SaveKey(h, None)  # type: ignore[arg-type]

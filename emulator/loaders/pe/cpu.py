@@ -58,7 +58,15 @@ from emulator.loaders.pe.memory import PAGE, GuestMemoryError, Memory, Region, p
 from emulator.loaders.pe.process import PROCESS_ID, THREAD_ID, Process
 from emulator.loaders.pe.ucfast import HOOK_CODE, ffi, handle, reg_batch
 from emulator.loaders.pe.ucfast import lib as _lib
-from emulator.loaders.pe.winapi import ApiFault, ApiSpec, Ctx, lookup, search_order
+from emulator.loaders.pe.winapi import (
+    FALLBACK32,
+    FALLBACK64,
+    ApiFault,
+    ApiSpec,
+    Ctx,
+    lookup,
+    search_order,
+)
 from emulator.loaders.pe.winapi.kernel32 import PROCESS_HEAP
 
 _unpack = ffi.unpack
@@ -458,6 +466,14 @@ class Emulator:
             addr = self._new_stub(pop)
             unpack = struct.Struct(f"<{spec.argc + 1}I") if not self.x64 else struct.Struct("<Q")
             self._dispatch[addr] = (spec.handler, spec.argc, label, spec.ret64, unpack)
+            fast = spec.code64 if self.x64 else spec.code32
+            if fast:
+                # guest-code fast path in front of the Python handler (see winapi docs)
+                ph, size = (FALLBACK64, 8) if self.x64 else (FALLBACK32, 4)
+                code = fast.replace(ph, addr.to_bytes(size, "little"))
+                addr = self._next_guest
+                self._next_guest += (len(code) + 15) & ~15
+                self.uc.mem_write(addr, code)
         self._stub_by_label[label] = addr
         return addr
 
@@ -488,7 +504,8 @@ class Emulator:
         for label, a in self._stub_by_label.items():
             if a == addr:
                 return label
-        return None
+        ent = self._dispatch.get(addr)
+        return ent[2] if ent is not None else None
 
     # ---------------------------------------------------------------------------------------------
     # hooks

@@ -81,10 +81,9 @@ __declspec(dllexport) DWORD CALLBACK TestLoop(void) { volatile int x = 0; for (;
 __declspec(dllexport) DWORD CALLBACK TestRecurse(DWORD n) {
   volatile char pad[4096]; pad[0] = (char)n; return n ? TestRecurse(n + 1) + pad[0] : 0;
 }
-__declspec(dllexport) DWORD CALLBACK TestMissing(void) {
-  WCHAR name[64]; DWORD n = 64;
-  return GetComputerNameW(name, &n);
-}
+/* imported from a DLL the emulator does not know (import library made from absent.def) */
+__declspec(dllimport) DWORD __stdcall AbsentFunction(void);
+__declspec(dllexport) DWORD CALLBACK TestMissing(void) { return AbsentFunction(); }
 __declspec(dllexport) DWORD CALLBACK TestLeak(DWORD size) {
   return HeapAlloc(GetProcessHeap(), 0, size) != NULL;
 }

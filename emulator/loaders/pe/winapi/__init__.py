@@ -20,6 +20,10 @@ Put it in any module of this package (all modules are imported by :func:`load_al
 * Raise :class:`ApiFault` to stop the call (``abort``, a deadlock, ...). A bad guest pointer raises
   :class:`~emulator.loaders.pe.memory.GuestMemoryError`, reported as an access violation in that API.
 * ``ordinal=`` registers the ordinal too (imports by ordinal resolve through it).
+* ``fast32=``/``fast64=``: optional guest machine code tried first, so hot trivial APIs
+  (EnterCriticalSection, ...) cost no Python round trip. It handles the common case itself and
+  jumps to the Python handler for everything else through the placeholder :data:`FALLBACK32` /
+  :data:`FALLBACK64` (patched at load to the handler's stub). Fast paths bypass the call trace.
 * ``@data(dll, name, size=...)`` declares a DATA import (the IAT slot points at guest data that
   ``init(ctx, address)`` fills once per load); ``@guest_code`` declares a function implemented as
   guest machine code (for imports that call guest function pointers, e.g. ``_initterm``).
@@ -48,6 +52,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: ANSI code page of the emulated system
 ACP = "cp1252"
+#: placeholder immediates in fast-path guest code, replaced by the Python handler's stub address
+FALLBACK32 = bytes.fromhex("5eebb55e")
+FALLBACK64 = bytes.fromhex("5eebb55e5eebb55e")
 
 
 class ApiFault(Exception):
@@ -76,7 +83,7 @@ class ApiSpec:
     size32: int = 0
     size64: int = 0
     init: Callable[[Ctx, int], None] | None = None
-    #: guest code per bitness
+    #: guest code per bitness (kind "guest"; for "python" the optional fast path)
     code32: bytes = b""
     code64: bytes = b""
 
@@ -114,6 +121,8 @@ def api(
     varargs: bool = False,
     ret64: bool = False,
     also: tuple[str, ...] = (),
+    fast32: bytes = b"",
+    fast64: bytes = b"",
 ) -> Callable[[F], F]:
     """Register the decorated function as the handler of ``dll!name`` (default: the function name).
 
@@ -138,6 +147,8 @@ def api(
                     varargs=varargs,
                     ret64=ret64,
                     ordinal=ordinal if d == dll else None,
+                    code32=fast32,
+                    code64=fast64,
                 )
             )
         return fn

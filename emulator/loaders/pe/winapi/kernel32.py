@@ -52,7 +52,8 @@ def _heap_ok(ctx: Ctx, heap: int) -> bool:
     return heap == PROCESS_HEAP or ctx.proc.handles.get(heap, "heap") is not None
 
 
-@api(K32)
+# Fast paths (assembled with mingw `as`): `mov eax, PROCESS_HEAP; ret`.
+@api(K32, fast32=bytes.fromhex("b80000a600c3"), fast64=bytes.fromhex("b80000a600c3"))
 def GetProcessHeap(ctx: Ctx) -> int:
     return PROCESS_HEAP
 
@@ -179,7 +180,25 @@ def InitializeCriticalSectionEx(ctx: Ctx, cs: int, spin: int, flags: int) -> int
     return 1
 
 
-@api(K32)
+# Fast path: if OwningThread is 0 or us, ++LockCount, ++RecursionCount, OwningThread = us;
+# otherwise fall through to the Python handler (which reports the would-be deadlock).
+_ENTER32 = bytes.fromhex(
+    "8b4c24048b410c85c074073de40500007510ff4104ff4108c7410ce4050000c20400b85eebb55effe0"
+)
+_ENTER64 = bytes.fromhex(
+    "488b41104885c07408483de4050000750fff4108ff410c48c74110e4050000c348b85eebb55e5eebb55effe0"
+)
+# Fast path: if RecursionCount > 0 and we own it, decrement both counts and clear the owner at 0;
+# otherwise the Python handler (which logs the misuse).
+_LEAVE32 = bytes.fromhex(
+    "8b4c24048b410885c07e1b81790ce40500007512ff4904ff49087507c7410c00000000c20400b85eebb55effe0"
+)
+_LEAVE64 = bytes.fromhex(
+    "8b410c85c07e1b48817910e40500007511ff4908ff490c750848c7411000000000c348b85eebb55e5eebb55effe0"
+)
+
+
+@api(K32, fast32=_ENTER32, fast64=_ENTER64)
 def EnterCriticalSection(ctx: Ctx, cs: int) -> int:
     st, off = _cs(ctx)
     lock, rec, owner = st.unpack(ctx.mem.read(cs + off, st.size))
@@ -202,7 +221,7 @@ def TryEnterCriticalSection(ctx: Ctx, cs: int) -> int:
     return 1
 
 
-@api(K32)
+@api(K32, fast32=_LEAVE32, fast64=_LEAVE64)
 def LeaveCriticalSection(ctx: Ctx, cs: int) -> int:
     st, off = _cs(ctx)
     lock, rec, owner = st.unpack(ctx.mem.read(cs + off, st.size))

@@ -17,7 +17,14 @@ import stat
 from dataclasses import dataclass
 
 from emulator.loaders.pe.winapi import ACP, Ctx
-from emulator.loaders.pe.winapi._env import ENV_NAMES, SYSTEM_ROOT, environment, expand, options, soft_api
+from emulator.loaders.pe.winapi._env import (
+    ENV_NAMES,
+    SYSTEM_ROOT,
+    environment,
+    expand,
+    options,
+    soft_api,
+)
 
 K32 = "kernel32.dll"
 
@@ -208,7 +215,9 @@ def _create_file(ctx: Ctx, path: str, access: int, disposition: int, flags: int)
         if not _dw(flags) & FILE_FLAG_BACKUP_SEMANTICS:
             ctx.set_last_error(ERROR_ACCESS_DENIED)
             return fail
-        h = ctx.proc.handles.new("file", OpenFile(host, path, False, False), site=ctx.caller, api=ctx.api)
+        h = ctx.proc.handles.new(
+            "file", OpenFile(host, path, False, False), site=ctx.caller, api=ctx.api
+        )
         ctx.set_last_error(0)
         return h
     last = 0
@@ -244,19 +253,25 @@ def _create_file(ctx: Ctx, path: str, access: int, disposition: int, flags: int)
     except OSError as exc:
         ctx.set_last_error(_errno_to_win(exc))
         return fail
-    f = OpenFile(host, path, read, write, delete_on_close=bool(_dw(flags) & FILE_FLAG_DELETE_ON_CLOSE))
+    f = OpenFile(
+        host, path, read, write, delete_on_close=bool(_dw(flags) & FILE_FLAG_DELETE_ON_CLOSE)
+    )
     h = ctx.proc.handles.new("file", f, site=ctx.caller, api=ctx.api)
     ctx.set_last_error(last)
     return h
 
 
 @soft_api(K32)
-def CreateFileW(ctx: Ctx, name: int, access: int, share: int, sa: int, disp: int, flags: int, template: int) -> int:
+def CreateFileW(
+    ctx: Ctx, name: int, access: int, share: int, sa: int, disp: int, flags: int, template: int
+) -> int:
     return _create_file(ctx, ctx.wstr(name) if name else "", access, disp, flags)
 
 
 @soft_api(K32)
-def CreateFileA(ctx: Ctx, name: int, access: int, share: int, sa: int, disp: int, flags: int, template: int) -> int:
+def CreateFileA(
+    ctx: Ctx, name: int, access: int, share: int, sa: int, disp: int, flags: int, template: int
+) -> int:
     return _create_file(ctx, ctx.cstr(name) if name else "", access, disp, flags)
 
 
@@ -464,7 +479,9 @@ def _delete_file(ctx: Ctx, name: int, wide: bool) -> int:
     if host is None:
         return 0
     if not os.path.lexists(host):
-        ctx.set_last_error(ERROR_FILE_NOT_FOUND if os.path.isdir(os.path.dirname(host)) else ERROR_PATH_NOT_FOUND)
+        ctx.set_last_error(
+            ERROR_FILE_NOT_FOUND if os.path.isdir(os.path.dirname(host)) else ERROR_PATH_NOT_FOUND
+        )
         return 0
     if os.path.isdir(host):
         ctx.set_last_error(ERROR_ACCESS_DENIED)
@@ -547,7 +564,9 @@ def _get_attributes(ctx: Ctx, name: int, wide: bool) -> int:
         return INVALID_FILE_ATTRIBUTES
     a = _attributes(host)
     if a is None:
-        ctx.set_last_error(ERROR_FILE_NOT_FOUND if os.path.isdir(os.path.dirname(host)) else ERROR_PATH_NOT_FOUND)
+        ctx.set_last_error(
+            ERROR_FILE_NOT_FOUND if os.path.isdir(os.path.dirname(host)) else ERROR_PATH_NOT_FOUND
+        )
         return INVALID_FILE_ATTRIBUTES
     return a
 
@@ -610,7 +629,9 @@ def _find_first(ctx: Ctx, pattern: int, out: int, wide: bool) -> int:
         ctx.set_last_error(ERROR_PATH_NOT_FOUND)
         return fail
     names = sorted(os.listdir(host_dir), key=str.lower)
-    drive_root = os.path.dirname(host_dir.rstrip(os.sep)) == os.path.realpath(options(ctx).sandbox or "")
+    drive_root = os.path.dirname(host_dir.rstrip(os.sep)) == os.path.realpath(
+        options(ctx).sandbox or ""
+    )
     if not drive_root:
         names = [".", "..", *names]
     m = mask.lower()
@@ -857,8 +878,28 @@ def GetCommandLineA(ctx: Ctx) -> int:
     return cell
 
 
-C1_UPPER, C1_LOWER, C1_DIGIT, C1_SPACE, C1_PUNCT, C1_CNTRL, C1_BLANK, C1_XDIGIT, C1_ALPHA, C1_DEFINED = (
-    0x1, 0x2, 0x4, 0x8, 0x10, 0x20, 0x40, 0x80, 0x100, 0x200,
+(
+    C1_UPPER,
+    C1_LOWER,
+    C1_DIGIT,
+    C1_SPACE,
+    C1_PUNCT,
+    C1_CNTRL,
+    C1_BLANK,
+    C1_XDIGIT,
+    C1_ALPHA,
+    C1_DEFINED,
+) = (
+    0x1,
+    0x2,
+    0x4,
+    0x8,
+    0x10,
+    0x20,
+    0x40,
+    0x80,
+    0x100,
+    0x200,
 )
 
 
@@ -889,7 +930,11 @@ def _ctype1(ch: str) -> int:
 @soft_api(K32)
 def GetStringTypeW(ctx: Ctx, info_type: int, src: int, count: int, out: int) -> int:
     n = Ctx.s32(count)
-    text = ctx.wstr(src) + "\0" if n == -1 else ctx.mem.read(src, 2 * n).decode("utf-16-le", "surrogatepass")
+    text = (
+        ctx.wstr(src) + "\0"
+        if n == -1
+        else ctx.mem.read(src, 2 * n).decode("utf-16-le", "surrogatepass")
+    )
     kind = _dw(info_type)
     vals = [_ctype1(c) if kind == 1 else 0 for c in text]
     ctx.mem.write(out, b"".join(v.to_bytes(2, "little") for v in vals))
@@ -907,7 +952,11 @@ LCMAP_UPPERCASE = 0x200
 
 def _lcmap(ctx: Ctx, flags: int, src: int, srclen: int, dst: int, dstlen: int) -> int:
     n = Ctx.s32(srclen)
-    text = ctx.wstr(src) + "\0" if n == -1 else ctx.mem.read(src, 2 * n).decode("utf-16-le", "surrogatepass")
+    text = (
+        ctx.wstr(src) + "\0"
+        if n == -1
+        else ctx.mem.read(src, 2 * n).decode("utf-16-le", "surrogatepass")
+    )
     flags = _dw(flags)
     if flags & LCMAP_LOWERCASE:
         text = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
@@ -927,13 +976,24 @@ def _lcmap(ctx: Ctx, flags: int, src: int, srclen: int, dst: int, dstlen: int) -
 
 @soft_api(K32)
 def LCMapStringEx(
-    ctx: Ctx, locale: int, flags: int, src: int, srclen: int, dst: int, dstlen: int, ver: int, res: int, param: int
+    ctx: Ctx,
+    locale: int,
+    flags: int,
+    src: int,
+    srclen: int,
+    dst: int,
+    dstlen: int,
+    ver: int,
+    res: int,
+    param: int,
 ) -> int:
     return _lcmap(ctx, flags, src, srclen, dst, dstlen)
 
 
 @soft_api(K32)
-def LCMapStringW(ctx: Ctx, lcid: int, flags: int, src: int, srclen: int, dst: int, dstlen: int) -> int:
+def LCMapStringW(
+    ctx: Ctx, lcid: int, flags: int, src: int, srclen: int, dst: int, dstlen: int
+) -> int:
     return _lcmap(ctx, flags, src, srclen, dst, dstlen)
 
 
