@@ -47,7 +47,10 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: runs the CLI; input errors print one line and exit 2, never a traceback."""
     try:
-        return cli.main(args=argv, prog_name="rasemu", standalone_mode=False)
+        rc = cli.main(args=argv, prog_name="rasemu", standalone_mode=False)
+        if isinstance(rc, int) and rc != 0:
+            sys.exit(rc)
+        return rc
     except click.exceptions.Abort:
         click.echo("rasemu: interrupted", err=True)
         sys.exit(130)

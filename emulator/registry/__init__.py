@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from emulator.registry.hive import HiveStats, load_hive
 from emulator.registry.model import (
     HKEY_CLASSES_ROOT,
     HKEY_CURRENT_CONFIG,
@@ -54,6 +55,7 @@ __all__ = [
     "ROOTS",
     "SEEDS",
     "FakeWinreg",
+    "HiveStats",
     "KeyHasSubkeysError",
     "KeyNotFoundError",
     "Patcher",
@@ -67,6 +69,7 @@ __all__ = [
     "ValueNotFoundError",
     "apply_seed",
     "diff",
+    "load_hive",
     "seeded",
     "split_path",
 ]

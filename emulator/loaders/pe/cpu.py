@@ -793,6 +793,8 @@ class Emulator:
             return ("crash", f"{what} at pc 0x{pc:x}", {"pc": pc, "uc_error": status})
         if timed_out:
             return ("timeout", f"still running after {timeout:g} s (pc 0x{pc:x})", {"pc": pc})
+        if not self.budget:
+            return ("crash", f"emulation stopped unexpectedly at pc 0x{pc:x} (hlt?)", {"pc": pc})
         return (
             "timeout",
             f"instruction budget of {self.budget} exhausted (pc 0x{pc:x})",

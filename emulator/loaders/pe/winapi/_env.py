@@ -15,7 +15,7 @@ import contextvars
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from emulator.loaders.pe.winapi import REGISTRY, Conv, Ctx, Handler, _norm_dll, api
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 for _core in ("kernel32", "msvcrt", "ntdll"):
     importlib.import_module(f"emulator.loaders.pe.winapi.{_core}")
+
+_F = TypeVar("_F", bound=Handler)
 
 #: key of the options in ``Process.extra``
 OPTIONS_KEY = "rasemu.options"
@@ -39,10 +41,10 @@ def soft_api(
     varargs: bool = False,
     ret64: bool = False,
     also: tuple[str, ...] = (),
-) -> Callable[[Handler], Handler]:
+) -> Callable[[_F], _F]:
     """Like :func:`~emulator.loaders.pe.winapi.api`, but skips DLL names that already have ``name``."""
 
-    def deco(fn: Handler) -> Handler:
+    def deco(fn: _F) -> _F:
         sym = name or fn.__name__
         free = [d for d in (dll, *also) if (_norm_dll(d), sym) not in REGISTRY]
         if free:

@@ -29,7 +29,7 @@ from emulator.registry.model import (
 )
 
 ADV = "advapi32.dll"
-_ALSO = ("api-ms-win-core-registry-l1-1-0.dll",)
+_ALSO = ("kernel32.dll",)  # kernel32 exports these too (and api-ms-win-core-registry-* resolve there)
 
 ERROR_SUCCESS = 0
 ERROR_FILE_NOT_FOUND = 2

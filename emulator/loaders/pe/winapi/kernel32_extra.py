@@ -121,9 +121,9 @@ def _components(ctx: Ctx, path: str, redirect: bool = True) -> tuple[str, list[s
         if ":" in comp or any(c in comp for c in '<>"|?*') or any(ord(c) < 32 for c in comp):
             raise SandboxDenied(f"invalid file name component {comp!r}")
         parts.append(comp)
-    if redirect and ctx.bits == 32 and drive == "c" and len(parts) >= 2:
-        if parts[0].lower() == "windows" and parts[1].lower() == "system32":
-            parts[1] = "SysWOW64"
+    if (redirect and ctx.bits == 32 and drive == "c" and len(parts) >= 2
+            and parts[0].lower() == "windows" and parts[1].lower() == "system32"):
+        parts[1] = "SysWOW64"
     return drive, parts
 
 
@@ -246,7 +246,8 @@ def _create_file(ctx: Ctx, path: str, access: int, disposition: int, flags: int)
             if not write:
                 ctx.set_last_error(ERROR_INVALID_PARAMETER)
                 return fail
-            open(host, "r+b").truncate(0)
+            with open(host, "r+b") as fh:
+                fh.truncate(0)
         if write and exists and not os.access(host, os.W_OK):
             ctx.set_last_error(ERROR_ACCESS_DENIED)
             return fail
@@ -392,10 +393,7 @@ def SetFilePointer(ctx: Ctx, h: int, low: int, high: int, method: int) -> int:
     if f is None:
         ctx.set_last_error(ERROR_INVALID_HANDLE)
         return INVALID_SET_FILE_POINTER
-    if high:
-        dist = Ctx.s32(ctx.mem.u32(high)) << 32 | _dw(low)
-    else:
-        dist = Ctx.s32(low)
+    dist = Ctx.s32(ctx.mem.u32(high)) << 32 | _dw(low) if high else Ctx.s32(low)
     new = _seek(ctx, f, dist, method)
     if new is None:
         return INVALID_SET_FILE_POINTER

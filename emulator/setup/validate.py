@@ -1,0 +1,221 @@
+"""Run an installer (and optionally its uninstaller) in a sandbox and check R01-R10.
+
+The sandbox: a registry filled with a seed (default ``ras_server``), optionally with other
+vendors' DLLs already registered (``preexisting``: their paths in ``DLLPath`` as one ``;``
+list, a ``DisplayName``, and header-only PE files of the profile's bitness at those paths),
+and a :class:`~emulator.setup.winfs.WinFS` whose ``C:\\Setup`` folder is the installer's
+own folder (read-only) plus the DLL given as ``dll`` (named ``dll_name``, default its own name).
+
+Installer kinds that copy no files (``.reg``) get the DLL placed where each new absolute
+``DLLPath`` entry says, written with the installer's bitness (so the File System Redirector
+applies); without ``dll`` the R08 file check is reported as not done (INFO).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emulator.conformance.findings import Finding, Severity
+from emulator.errors import InputError
+from emulator.host.profiles import Profile, get_profile
+from emulator.registry.model import REG_SZ, Registry
+from emulator.registry.seeds import apply_seed
+from emulator.registry.snapshot import RegistryDiff, diff
+from emulator.setup.checks import (
+    ADMIN_KEY,
+    InstallContext,
+    UninstallContext,
+    admin_values,
+    check_install,
+    check_uninstall,
+    diff_entries,
+    is_absolute,
+    path_entries,
+    service_path,
+)
+from emulator.setup.env import SETUP_DIR, SetupEnv, SetupLog
+from emulator.setup.installers import Installer, installer_for
+from emulator.setup.pe import placeholder_dll
+from emulator.setup.winfs import WinFS, normalize, parent
+
+PREEXISTING_DISPLAY_NAME = "Fabrikam Address Allocator"
+
+
+@dataclass
+class SetupResult:
+    """Findings, the install diff (before -> after install), the uninstall diff
+    (before install -> after uninstall: what the pair leaves behind), the log and the files."""
+
+    findings: list[Finding]
+    install_diff: RegistryDiff
+    uninstall_diff: RegistryDiff | None
+    log: list[str]
+    files: dict[str, str] = field(default_factory=dict)
+    profile: str = ""
+    installer_bits: int = 64
+
+    @property
+    def passed(self) -> bool:
+        """True when no finding is an error."""
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+    @property
+    def rules(self) -> set[str]:
+        """Rule ids of the error and warning findings."""
+        return {f.rule for f in self.findings if f.severity is not Severity.INFO}
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able form (``rasemu setup check --format json``)."""
+        return {
+            "profile": self.profile,
+            "installer_bits": self.installer_bits,
+            "passed": self.passed,
+            "findings": [f.to_json() for f in self.findings],
+            "install_diff": diff_entries(self.install_diff, "install"),
+            "uninstall_diff": (None if self.uninstall_diff is None
+                               else diff_entries(self.uninstall_diff, "uninstall")),
+            "files": self.files,
+            "log": self.log,
+        }
+
+
+def _preexisting_list(preexisting: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    if preexisting is None:
+        return []
+    items = [preexisting] if isinstance(preexisting, str) else list(preexisting)
+    out: list[str] = []
+    for item in items:
+        out.extend(p.strip() for p in item.split(";") if p.strip())
+    return out
+
+
+def _seed_preexisting(registry: Registry, fs: WinFS, paths: list[str], prof: Profile) -> None:
+    if not paths:
+        return
+    if len(paths) > 1 and not prof.multi_dll:
+        raise InputError(f"the {prof.name} profile allows one registered DLL; got {len(paths)} "
+                         "preexisting paths", where="preexisting")
+    for p in paths:
+        if not is_absolute(p) or p.startswith("\\\\"):
+            raise InputError(f"expected an absolute Windows path like C:\\Vendor\\adm.dll, got {p!r}",
+                             where="preexisting")
+        norm = normalize(p, where="preexisting")
+        fs.mkdir(parent(norm), 64)
+        fs.write(norm, placeholder_dll(prof.bitness), 64)
+    registry.set_value(ADMIN_KEY, "DisplayName", REG_SZ,
+                       (PREEXISTING_DISPLAY_NAME + "\0").encode("utf-16-le"), view=64)
+    registry.set_value(ADMIN_KEY, "DLLPath", REG_SZ, (";".join(paths) + "\0").encode("utf-16-le"),
+                       view=64)
+
+
+def _place_dll(env: SetupEnv, before_entries: list[str]) -> None:
+    """For kinds that copy no files: put the DLL where each new DLLPath entry says."""
+    if env.dll is None:
+        return
+    data = env.dll.read_bytes()
+    value = admin_values(env.registry.snapshot()).dll_path
+    if value is None:
+        return
+    pre = {p.upper() for p in before_entries}
+    for entry in path_entries(value):
+        if entry.upper() in pre:
+            continue
+        target = service_path(entry, value[0], env.os_bits)
+        if not is_absolute(target) or target.startswith("\\\\"):
+            continue
+        try:
+            norm = normalize(target)
+        except InputError:
+            continue
+        if env.fs.exists(norm, env.bits):
+            continue
+        env.fs.mkdir(parent(norm), env.bits)
+        real = env.fs.write(norm, data, env.bits)
+        env.log.add("note", f"placed {env.dll.name} at {norm}"
+                    + (f" (redirected to {real})" if real != norm else "")
+                    + ": this installer kind copies no files")
+
+
+def _run(installer: Installer, env: SetupEnv, phase: str) -> None:
+    env.log.add("note", f"{phase}: {installer.kind} {installer.path} "
+                        f"({env.bits}-bit installer on a {env.os_bits}-bit OS)")
+    installer.run(env)
+
+
+def validate_installer(
+    install: str | os.PathLike[str],
+    uninstall: str | os.PathLike[str] | None = None,
+    *,
+    profile: str | Profile = "win7-x64",
+    dll: str | os.PathLike[str] | None = None,
+    seed: str = "ras_server",
+    preexisting: str | list[str] | tuple[str, ...] | None = None,
+    installer_bits: int | None = None,
+    dll_name: str | None = None,
+    reg32: bool = False,
+) -> SetupResult:
+    """Run ``install`` (then ``uninstall``) in a sandbox and return the R01-R10 findings.
+
+    ``installer_bits`` defaults to the profile's bitness; ``preexisting`` lists other vendors'
+    DLL paths registered before the install (a ``;`` string or a list). InputError for wrong
+    input (missing files, unknown profile or seed, installer syntax errors or crashes).
+    """
+    prof = get_profile(profile)
+    bits = prof.bitness if installer_bits is None else installer_bits
+    if bits not in (32, 64):
+        raise InputError(f"installer bitness must be 32 or 64, not {bits!r}", where="installer-bits")
+    if bits == 64 and prof.bitness == 32:
+        raise InputError(f"a 64-bit installer cannot run on the 32-bit profile {prof.name}",
+                         where="installer-bits")
+    installer = installer_for(install, reg32=reg32)
+    uninstaller = installer_for(uninstall, reg32=reg32, unregister=True) if uninstall else None
+    dll_path = None
+    if dll is not None:
+        dll_path = Path(dll)
+        if not dll_path.is_file():
+            raise InputError("no such DLL file", where=str(dll))
+    registry = Registry(default_view=64)
+    apply_seed(registry, seed)
+    fs = WinFS(prof.bitness)
+    fs.add_media(SETUP_DIR, installer.path.parent)
+    name = dll_name or (dll_path.name if dll_path else None)
+    if dll_path is not None and name is not None:
+        fs.write(SETUP_DIR + "\\" + name, dll_path.read_bytes(), 64, where="dll")
+    pre_paths = _preexisting_list(preexisting)
+    _seed_preexisting(registry, fs, pre_paths, prof)
+
+    log = SetupLog()
+    env = SetupEnv(registry, fs, bits, prof.bitness, log, dll_path, name)
+    before = registry.snapshot()
+    files_before = fs.state()
+    _run(installer, env, "install")
+    if not installer.copies_files:
+        _place_dll(env, pre_paths)
+    installed = registry.snapshot()
+    install_diff = diff(before, installed)
+    subject = str(installer.path)
+    findings = check_install(InstallContext(
+        prof, before, installed, install_diff, fs, files_before, bits, subject,
+        file_step=installer.copies_files or dll_path is not None))
+    files_installed = fs.state()
+    changed = {p: "written" for p, d in files_installed.items() if files_before.get(p) != d}
+
+    uninstall_diff = None
+    if uninstaller is not None:
+        _run(uninstaller, env, "uninstall")
+        after = registry.snapshot()
+        uninstall_diff = diff(before, after)
+        findings += check_uninstall(UninstallContext(
+            prof, before, installed, after, uninstall_diff, str(uninstaller.path)))
+        files_after = fs.state()
+        for p in changed:
+            if p in files_after:
+                changed[p] = "written, left after uninstall"
+                log.add("note", f"{p} is still there after the uninstall")
+            else:
+                changed[p] = "written, removed by uninstall"
+    return SetupResult(findings, install_diff, uninstall_diff, log.lines(), changed, prof.name,
+                       bits)
