@@ -98,7 +98,8 @@ def main() -> None:
     args = ap.parse_args()
     print(
         f"PE emulator benchmark: {args.cycles} get+release cycles, best of 3; "
-        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+        f"load average {os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan'):.2f} "
+        f"on {os.cpu_count()} CPUs"
     )
     for bits in (64, 32):
         r = bench(bits, args.cycles)

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "check": "emulator.cli.check:check",
     "run": "emulator.cli.run:run",
     "scenarios": "emulator.cli.scenarios:scenarios",
+    "setup": "emulator.cli.setup:setup",
 }
 
 

@@ -209,6 +209,8 @@ def check_dlls(
     call_timeout: float = 5.0,
     keep_traces: bool = True,
     host_factory: HostFactory | None = None,
+    jobs: int = 1,
+    progress: Callable[[int, Report], None] | None = None,
 ) -> list[Report]:
     """Check several DLLs: registered together as a ``;`` list (one report), or one by one.
 
@@ -216,6 +218,10 @@ def check_dlls(
     than one path is given; a profile without ``multi_dll`` rejects ``together=True`` (R14).
     ``scenarios`` are Scenario objects, standard names or ``.toml`` paths (default: the standard
     library). ``host_factory`` replaces ``RasHost`` (tests, embedding).
+
+    ``jobs`` > 1 checks the groups (DLLs checked one by one) in that many worker processes;
+    the reports still come back in input order. ``progress(index, report)`` is called as each
+    group finishes (in completion order).
     """
     prof = get_profile(profile)
     if loader not in LOADERS:
@@ -239,10 +245,50 @@ def check_dlls(
         )
     groups = [files] if together else [[f] for f in files]
     factory = host_factory or _default_factory
-    return [
-        _run_group(g, prof, loader, isolate, strictness, chosen, call_timeout, keep_traces, factory)
-        for g in groups
-    ]
+    if jobs < 1:
+        raise InputError(f"jobs must be at least 1, not {jobs}", where="--jobs")
+    if jobs > 1 and len(groups) > 1 and host_factory is None:
+        return _run_parallel(groups, jobs, prof, loader, isolate, strictness, chosen,
+                             call_timeout, keep_traces, progress)
+    reports = []
+    for k, g in enumerate(groups):
+        rep = _run_group(g, prof, loader, isolate, strictness, chosen, call_timeout, keep_traces,
+                         factory)
+        if progress is not None:
+            progress(k, rep)
+        reports.append(rep)
+    return reports
+
+
+def _run_parallel(groups: list[list[Path]], jobs: int, prof: Profile, loader: str,
+                  isolate: bool | None, strictness: Strictness, scenarios: list[Scenario],
+                  call_timeout: float, keep_traces: bool,
+                  progress: Callable[[int, Report], None] | None) -> list[Report]:
+    """Each group in a worker process; nothing is shared between workers but the arguments."""
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    out: list[Report | None] = [None] * len(groups)
+    with ProcessPoolExecutor(max_workers=min(jobs, len(groups))) as pool:
+        futures = {
+            pool.submit(_run_group, g, prof, loader, isolate, strictness, scenarios,
+                        call_timeout, keep_traces, _default_factory): k
+            for k, g in enumerate(groups)
+        }
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for fut in done:
+                exc = fut.exception()
+                if exc is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise exc
+                k = futures[fut]
+                rep = fut.result()
+                out[k] = rep
+                if progress is not None:
+                    progress(k, rep)
+    return [r for r in out if r is not None]
 
 
 def check_dll(

@@ -10,7 +10,7 @@ Snapshots are O(1): a snapshot freezes the current tree and later writes copy on
 nodes on the path they change, so both time and memory are proportional to changes.
 
 Simplifications: ``HKEY_CURRENT_USER`` and ``HKEY_CURRENT_CONFIG`` are trees of their own
-(not links into ``HKEY_USERS`` / ``HKLM\SYSTEM``); ``CurrentControlSet`` is an ordinary key;
+(not links into ``HKEY_USERS`` / ``HKLM\\SYSTEM``); ``CurrentControlSet`` is an ordinary key;
 no security descriptors, volatile keys or REG_LINK symbolic links (only the WOW64 links of
 :mod:`emulator.registry.wow64`).
 """

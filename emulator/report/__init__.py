@@ -21,11 +21,13 @@ from emulator import __version__
 from emulator.conformance.findings import Finding, Severity
 
 __all__ = [
+    "FAIL_ON",
     "SCHEMA",
     "Report",
     "ScenarioSummary",
     "dedupe",
     "sort_findings",
+    "waiver_of",
     "write_atomic",
 ]
 
@@ -33,6 +35,14 @@ __all__ = [
 SCHEMA = "rasemu-report/1"
 
 LEVELS = ("strict", "practice")
+#: severity gates: findings at or above the gate fail the run (unless waived)
+FAIL_ON = ("error", "warning", "info")
+
+
+def waiver_of(f: Finding) -> Mapping[str, Any] | None:
+    """The waiver a configuration file put on ``f`` (``{"reason": ..., ...}``), or None."""
+    w = f.extra.get("waived") if f.extra else None
+    return w if isinstance(w, Mapping) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +99,9 @@ class Report:
     ``"strict"``, ``"practice"`` or None. ``stats`` holds at least ``sessions``, ``calls`` and
     ``seconds`` (wall time of the run). ``dll_info`` has one mapping per DLL (path, loader,
     machine, chosen variant) when the host loaded it. ``traces`` (scenario name -> events) is
-    kept in memory for ``--trace-dir`` and is not part of the JSON report.
+    kept in memory for ``--trace-dir`` and is not part of the JSON report. ``fail_on`` is the
+    severity gate (``error``, ``warning`` or ``info``); waived findings (see
+    :mod:`emulator.config`) stay in the report but never fail it.
     """
 
     dlls: list[str]
@@ -106,6 +118,7 @@ class Report:
     version: str = __version__
     schema: str = SCHEMA
     traces: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    fail_on: str = "error"
 
     @property
     def dll(self) -> str:
@@ -116,10 +129,27 @@ class Report:
         """How many findings have ``severity``."""
         return sum(1 for f in self.findings if f.severity is severity)
 
+    def gates(self, f: Finding) -> bool:
+        """Whether ``f`` fails the run: not waived and at least as severe as ``fail_on``."""
+        return f.severity.rank >= Severity(self.fail_on).rank and waiver_of(f) is None
+
+    @property
+    def waived(self) -> list[Finding]:
+        """The findings a waiver covers."""
+        return [f for f in self.findings if waiver_of(f) is not None]
+
+    @property
+    def failing(self) -> list[Finding]:
+        """The findings that fail the gate."""
+        return [f for f in self.findings if self.gates(f)]
+
     @property
     def passed(self) -> bool:
-        """True when no finding has error severity (the CLI's exit status 0)."""
-        return self.count(Severity.ERROR) == 0
+        """True when no finding fails the gate (the CLI's exit status 0).
+
+        With the default gate (``error``) and no waivers: no finding has error severity.
+        """
+        return not any(self.gates(f) for f in self.findings)
 
     def to_json(self) -> dict[str, Any]:
         """The report as a ``rasemu-report/1`` JSON object."""
@@ -135,7 +165,9 @@ class Report:
             "level_met": self.level_met,
             "started": self.started,
             "passed": self.passed,
-            "summary": {s.value: self.count(s) for s in Severity},
+            "fail_on": self.fail_on,
+            "summary": {**{s.value: self.count(s) for s in Severity},
+                        "waived": len(self.waived)},
             "findings": [_finding_json(f) for f in sort_findings(self.findings)],
             "stats": _stats_json(self.stats),
             "scenarios": [s.to_json() for s in self.scenarios],
@@ -158,7 +190,7 @@ class Report:
                     f["message"],
                     tuple(f.get("evidence", ())),
                     f.get("subject", ""),
-                    f.get("extra", {}),
+                    {**f.get("extra", {}), **({"waived": f["waived"]} if f.get("waived") else {})},
                 )
                 for f in data["findings"]
             ],
@@ -173,6 +205,7 @@ class Report:
             created=data.get("created", ""),
             version=data["rasemu"],
             schema=data["schema"],
+            fail_on=data.get("fail_on", "error"),
         )
 
 
@@ -191,6 +224,11 @@ def _plain(value: Any) -> Any:
 
 def _finding_json(f: Finding) -> dict[str, Any]:
     out: dict[str, Any] = _plain(f.to_json())
+    extra = out.get("extra")
+    if isinstance(extra, dict) and "waived" in extra:
+        out["waived"] = extra.pop("waived")
+        if not extra:
+            del out["extra"]
     return out
 
 

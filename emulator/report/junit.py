@@ -17,8 +17,8 @@ from pathlib import PurePath, PureWindowsPath
 
 from emulator.conformance.findings import Finding, Severity
 from emulator.conformance.rules import RULES
-from emulator.report import Report, sort_findings
-from emulator.report.text import evidence_excerpt, rule_title
+from emulator.report import Report, sort_findings, waiver_of
+from emulator.report.text import evidence_excerpt, rule_title, waived_note
 
 #: DLL-side rules that only apply to some profiles: rule -> predicate name on the profile name
 _NT4_ONLY = frozenset({"R74", "R75"})
@@ -67,7 +67,10 @@ def _suite(r: Report, dll: str, findings: list[Finding], timestamp: str, host: s
         ("rasemu.started", "true" if r.started else "false"),
         ("rasemu.rules", ",".join(rules)),
         ("rasemu.failed_rules", ",".join(x for x in rules if any(
-            f.severity is Severity.ERROR for f in by_rule.get(x, ()))))
+            r.gates(f) for f in by_rule.get(x, ())))),
+        ("rasemu.waived_rules", ",".join(x for x in rules if any(
+            waiver_of(f) is not None for f in by_rule.get(x, ())))),
+        ("rasemu.fail_on", r.fail_on),
     ):
         ET.SubElement(props, "property", name=name, value=value)
     failures = skipped = 0
@@ -75,8 +78,9 @@ def _suite(r: Report, dll: str, findings: list[Finding], timestamp: str, host: s
     for rule in rules:
         items = by_rule.get(rule, [])
         case = ET.SubElement(suite, "testcase", name=f"{rule} {rule_title(rule)}", classname=cls, time="0")
-        errors = [f for f in items if f.severity is Severity.ERROR]
-        others = [f for f in items if f.severity is not Severity.ERROR]
+        errors = [f for f in items if r.gates(f)]
+        others = [f for f in items if not r.gates(f)]
+        waived = [f for f in items if waiver_of(f) is not None and f.severity.rank >= Severity(r.fail_on).rank]
         if errors:
             failures += 1
             fail = ET.SubElement(case, "failure", message=errors[0].message, type=rule)
@@ -84,12 +88,17 @@ def _suite(r: Report, dll: str, findings: list[Finding], timestamp: str, host: s
                 f"[{f.severity.value}] {f.message}" + (f"\n  evidence: {evidence_excerpt(f, 400)}" if f.evidence else "")
                 for f in errors
             )
+        elif waived:
+            # a waiver turns the failure into a skip that says why (kept, never a failure)
+            skipped += 1
+            ET.SubElement(case, "skipped", message="waived: " + "; ".join(
+                dict.fromkeys(str((waiver_of(f) or {}).get("reason", "")) for f in waived)))
         elif not items and not r.started and rule.startswith("R"):
             skipped += 1
             ET.SubElement(case, "skipped", message="not checked: the service did not start")
         if others:
             out = ET.SubElement(case, "system-out")
-            out.text = "\n".join(f"[{f.severity.value}] {f.message}" for f in others)
+            out.text = "\n".join(f"[{f.severity.value}]{waived_note(f)} {f.message}" for f in others)
     seconds = float(r.stats.get("seconds", 0.0))
     suite.attrib.update(
         name=_stem(dll),

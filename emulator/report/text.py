@@ -11,7 +11,7 @@ from typing import Any
 
 from emulator.conformance.findings import Finding, Severity
 from emulator.conformance.rules import RULES
-from emulator.report import Report, findings_by_rule
+from emulator.report import Report, findings_by_rule, waiver_of
 
 EVIDENCE_CHARS = 160
 _EXTRA_RULES = {"X-SCENARIO": "a scenario expectation (rasemu's own check)"}
@@ -68,10 +68,28 @@ def _registered_lines(r: Report) -> list[str]:
     return lines
 
 
+def waived_note(f: Finding) -> str:
+    """`` (waived: reason)`` for a waived finding, else ""."""
+    w = waiver_of(f)
+    return f" (waived: {w.get('reason', '')})" if w is not None else ""
+
+
 def _verdict(r: Report) -> str:
-    e, w, i = (r.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
+    open_ = [f for f in r.findings if waiver_of(f) is None]
+    e, w, i = (sum(1 for f in open_ if f.severity is s)
+               for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
     word = "PASS" if r.passed else "FAIL"
-    return f"{word}: {e} error(s), {w} warning(s), {i} note(s)"
+    text = f"{word}: {e} error(s), {w} warning(s), {i} note(s)"
+    if len(open_) != len(r.findings):
+        text += f"; {len(r.findings) - len(open_)} waived"
+    if r.fail_on != "error":
+        text += f" (gate: fail on {r.fail_on})"
+    return text
+
+
+def verdict(r: Report) -> str:
+    """The one-line verdict: PASS/FAIL and the counts of findings not waived."""
+    return _verdict(r)
 
 
 def _scenario_line(r: Report) -> str:
@@ -115,7 +133,7 @@ def render_plain(reports: Sequence[Report]) -> str:
             worst = items[0].severity.value
             out.append(f"  {rule} [{worst}] {rule_title(rule)}")
             for f in items:
-                out.append(f"    - {f.severity.value}: {f.message}")
+                out.append(f"    - {f.severity.value}{waived_note(f)}: {f.message}")
                 ev = evidence_excerpt(f)
                 if ev:
                     out.append(f"      evidence: {ev}")
@@ -171,6 +189,9 @@ def print_rich(reports: Sequence[Report], console: Any) -> None:
                     label = f"[bold]{rule}[/]\n[dim]{escape(rule_title(rule))}[/]" if j == 0 else ""
                     ev = evidence_excerpt(f)
                     body = escape(f.message) + (f"\n[dim]{escape(ev)}[/]" if ev else "")
+                    wn = waived_note(f)
+                    if wn:
+                        body = f"[dim]waived: {escape(wn[10:-1])}[/]\n" + body
                     ft.add_row(label, f"[{_STYLE[sev]}]{sev}[/]", body)
             console.print(ft)
         style = "bold green" if r.passed else "bold red"

@@ -186,5 +186,11 @@ class PythonInstaller(Installer):
                     continue
                 requested = redirected.get(full.upper(), full)
                 files[full.upper()] = FileEntry(full, data, requested, env.bits)
+                env.log.add("action", f"wrote {requested}"
+                            + (f" (File System Redirector: written to {full})"
+                               if requested != full else ""), str(self.path))
+        gone = sorted(set(before) - set(files))
+        for key in gone:
+            env.log.add("action", f"deleted {before[key].path}", str(self.path))
         env.fs.redirections.extend((v, k) for k, v in redirected.items())
         env.fs.replace_all(files, ["C:\\", *folders])

@@ -52,7 +52,8 @@ def build_testdll(bits: int, *defines: str, ws2: str | None = None) -> Path:
         absent = Path(tmp) / "libabsent.a"
         absent_def = CSRC / ("absent32.def" if bits == 32 else "absent.def")
         subprocess.run(
-            [DLLTOOL[bits], "-d", str(absent_def), "-l", str(absent)] + (["-k"] if bits == 32 else []),
+            [DLLTOOL[bits], "-d", str(absent_def), "-l", str(absent)]
+            + (["-k"] if bits == 32 else []),
             check=True,
             capture_output=True,
         )

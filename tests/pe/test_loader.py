@@ -386,3 +386,26 @@ def test_executable_is_not_a_dll(tmp_path: Path) -> None:
 def test_can_load_checks_the_mz_header() -> None:
     assert PeLoader().can_load("x.dll", b"MZ\x90\x00")
     assert not PeLoader().can_load("x.so", b"\x7fELF")
+
+
+# --- process environment ------------------------------------------------------------------------------
+def test_teb_through_fs_or_gs(testdll: PeDll) -> None:
+    # NtCurrentTeb() via FS (x86, GDT descriptor) or GS (x64): Self, stack bounds, last error
+    assert testdll.handle_call(Call("TestTeb")).returned == 0xF
+
+
+def test_direction_flag_left_set_is_reported_on_x86(testdll: PeDll) -> None:
+    r = testdll.handle_call(Call("TestLeaveDF"))
+    assert r.returned == 1
+    if testdll.bits == 32:
+        assert [i.rule for i in r.issues] == ["R51"] and "direction flag" in r.issues[0].message
+    assert testdll.handle_call(Call("TestInUse")).issues == ()
+
+
+def test_bad_pointer_passed_to_an_api_is_a_crash_in_that_api(testdll: PeDll) -> None:
+    r = testdll.handle_call(Call("TestBadStrlen", (0x10,)))
+    assert r.fault is not None and r.fault.kind == "crash"
+    assert "msvcrt.dll!strlen" in r.fault.message and "0x10" in r.fault.message
+    assert r.fault.detail["api"] == "msvcrt.dll!strlen"
+    assert r.fault.detail["symbol"].startswith("testdll")  # the calling site inside the DLL
+    assert testdll.handle_call(Call("TestBadStrlen", (0,))).fault is not None

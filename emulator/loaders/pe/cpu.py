@@ -802,9 +802,22 @@ class Emulator:
         )
 
     def close(self) -> None:
-        """Stop watching and free the unicorn instance."""
+        """Stop watching, free the unicorn engine and drop the guest memory (idempotent).
+
+        The engine and this object reference each other through hooks, so without this the
+        memory (16 MiB heap and more per instance) would wait for a cyclic garbage collection.
+        """
         _WATCHDOG.discard(self)
+        with self._lock:
+            self._running = False
         self._dispatch.clear()
+        finalizer = getattr(self.uc, "_Uc__finalizer", None)
+        if finalizer is not None:
+            finalizer()  # uc_close, exactly once
+        self._hooks.clear()
+        self.mem.regions.clear()
+        self.mem._bases.clear()
+        self.mem._last = None
 
     # ---------------------------------------------------------------------------------------------
     # Services for the API handlers

@@ -1,4 +1,5 @@
-"""Guest memory backed by host ``bytearray``s (``mem_map_ptr``), so Python reads cost ~0.1 µs.
+"""Guest memory backed by host buffers (anonymous ``mmap``, mapped with ``mem_map_ptr``), so
+Python reads cost ~0.1 µs.
 
 Host writes into executable pages go through ``uc.mem_write`` so unicorn drops stale
 translated code (notes pitfall 2); everything else is a plain slice assignment.
@@ -7,6 +8,7 @@ translated code (notes pitfall 2); everything else is a plain slice assignment.
 from __future__ import annotations
 
 import ctypes
+import mmap
 import struct
 from bisect import bisect_right
 from typing import Any
@@ -46,7 +48,8 @@ class Region:
         self.name = name
         self.base = base
         self.end = base + size
-        self.buf = bytearray(size)
+        # anonymous mmap: zeroed, committed lazily (a 16 MiB heap costs only the pages used)
+        self.buf = mmap.mmap(-1, size)
         self.perms = perms
         #: (start, end) absolute ranges holding code: host writes there go through unicorn
         self.code: list[tuple[int, int]] = []
@@ -192,7 +195,7 @@ class Memory:
     def cstr(self, addr: int, limit: int = 1 << 20) -> bytes:
         """The NUL-terminated byte string at ``addr`` (without the NUL)."""
         r, off = self._span(addr, 1, False)
-        end = r.buf.find(0, off, min(len(r.buf), off + limit))
+        end = r.buf.find(b"\0", off, min(len(r.buf), off + limit))
         if end < 0:
             if off + limit <= len(r.buf):
                 return bytes(r.buf[off : off + limit])

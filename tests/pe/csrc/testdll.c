@@ -119,3 +119,15 @@ __declspec(dllimport) unsigned long __stdcall ntohl(unsigned long);
 __declspec(dllimport) unsigned long __stdcall htonl(unsigned long);
 __declspec(dllexport) DWORD CALLBACK TestWs2(DWORD v) { return htonl(v) ^ ntohl(0x01000000u); }
 #endif
+__declspec(dllexport) DWORD CALLBACK TestTeb(void) {
+  NT_TIB *tib = (NT_TIB *)NtCurrentTeb();
+  DWORD ok = 0;
+  SetLastError(0x1234);
+  if (tib->Self == tib) ok |= 1;
+  if ((ULONG_PTR)tib->StackBase > (ULONG_PTR)tib->StackLimit) ok |= 2;
+  if ((ULONG_PTR)&ok < (ULONG_PTR)tib->StackBase && (ULONG_PTR)&ok >= (ULONG_PTR)tib->StackLimit) ok |= 4;
+  if (GetLastError() == 0x1234) ok |= 8;
+  return ok;
+}
+__declspec(dllexport) DWORD CALLBACK TestLeaveDF(void) { __asm__ volatile("std"); return 1; }
+__declspec(dllexport) DWORD CALLBACK TestBadStrlen(DWORD p) { return (DWORD)strlen((const char *)(ULONG_PTR)p); }
