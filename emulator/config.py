@@ -46,6 +46,7 @@ __all__ = [
     "find_config",
     "load_config",
     "parse_config",
+    "waive",
 ]
 
 #: severity gates, least to most lenient
@@ -197,8 +198,10 @@ def parse_config(data: Mapping[str, Any], *, where: str, text: str = "", prefix:
             raise err(f"{ctx}.rule", "a waiver needs the rule id it waives, e.g. rule = \"R62\"",
                       line)
         if rule not in RULES and rule not in OWN_RULES:
-            raise err(f"{ctx}.rule", f"unknown rule id {rule!r}"
-                      f"{_suggest(rule.upper(), [*RULES, *OWN_RULES])}; rules are R01..R78",
+            padded = re.fullmatch(r"[Rr](\d)", rule)
+            hint = (f" (did you mean 'R0{padded.group(1)}'?)" if padded
+                    else _suggest(rule.upper(), [*RULES, *OWN_RULES]))
+            raise err(f"{ctx}.rule", f"unknown rule id {rule!r}{hint}; rules are R01..R78",
                       _line_of(text, "rule", line or 0) or line)
         reason = entry.get("reason")
         if not isinstance(reason, str) or not reason.strip():
@@ -264,9 +267,10 @@ def load_config(path: str | Path | None = None, *, start: str | Path | None = No
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        col = getattr(exc, "colno", None)
-        msg = str(exc).split(" (at line")[0]
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        line = int(m.group(1)) if m else None
+        col = int(m.group(2)) if m else None
+        msg = str(exc).split(" (at line")[0].split(" (at end of document)")[0]
         raise InputError(f"not valid TOML: {msg}", where=where, line=line, column=col) from None
     if p.name == "pyproject.toml":
         tool = data.get("tool", {})
@@ -290,25 +294,37 @@ def _finding_dlls(f: Finding, dlls: Sequence[str], registered: Mapping[str, str]
     return list(dlls)
 
 
+def waive(findings: Iterable[Finding], waivers: Sequence[Waiver], dlls: Sequence[str],
+          registered: Mapping[str, str] | None = None) -> list[Finding]:
+    """``findings`` with the ones a waiver covers marked ``extra["waived"] = {"reason", ...}``.
+
+    ``dlls`` are the real DLL files of the run, ``registered`` maps registered (Windows) paths
+    to them; a waiver's ``dll`` glob is matched against the finding's DLL, or against every DLL
+    of the run when the finding is about the host.
+    """
+    reg = dict(registered or {})
+    out: list[Finding] = []
+    for f in findings:
+        if waivers and "waived" not in f.extra:
+            names = _finding_dlls(f, dlls, reg)
+            w = next((w for w in waivers if w.covers(f.rule, names)), None)
+            if w is not None:
+                mark: dict[str, str] = {"reason": w.reason, "config": w.source}
+                if w.dll is not None:
+                    mark["dll"] = w.dll
+                f = replace(f, extra={**f.extra, "waived": mark})
+        out.append(f)
+    return out
+
+
 def apply_waivers(report: Any, waivers: Sequence[Waiver]) -> Any:
     """Mark the findings of ``report`` (an :class:`emulator.report.Report`) the waivers cover.
 
-    Marked findings carry ``extra["waived"] = {"reason", "config"[, "dll"]}``; the report
-    keeps them and its gate ignores them. Returns the same report, changed in place.
+    The report keeps marked findings and its gate ignores them. Returns the same report,
+    changed in place.
     """
-    if not waivers:
-        return report
-    registered = {str(d["registered"]): str(d.get("path", ""))
-                  for d in report.dll_info if d.get("registered")}
-    out: list[Finding] = []
-    for f in report.findings:
-        names = _finding_dlls(f, report.dlls, registered)
-        w = next((w for w in waivers if w.covers(f.rule, names)), None)
-        if w is not None and "waived" not in f.extra:
-            mark: dict[str, str] = {"reason": w.reason, "config": w.source}
-            if w.dll is not None:
-                mark["dll"] = w.dll
-            f = replace(f, extra={**f.extra, "waived": mark})
-        out.append(f)
-    report.findings = out
+    if waivers:
+        registered = {str(d["registered"]): str(d.get("path", ""))
+                      for d in report.dll_info if d.get("registered")}
+        report.findings = waive(report.findings, waivers, report.dlls, registered)
     return report

@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "check": "emulator.cli.check:check",
     "run": "emulator.cli.run:run",
     "scenarios": "emulator.cli.scenarios:scenarios",
+    "record": "emulator.cli.record:record",
+    "replay": "emulator.cli.replay:replay",
     "setup": "emulator.cli.setup:setup",
 }
 

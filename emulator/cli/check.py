@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,7 +16,10 @@ from emulator.errors import InputError
 from emulator.host.profiles import DEFAULT_PROFILE, PROFILES
 from emulator.report import Report, write_atomic
 
-FORMATS = ("text", "json", "junit")
+if TYPE_CHECKING:
+    from emulator.config import Config
+
+FORMATS = ("text", "json", "junit", "html")
 
 
 def emit(reports: Sequence[Report], fmt: str, output: str | None) -> None:
@@ -27,6 +32,10 @@ def emit(reports: Sequence[Report], fmt: str, output: str | None) -> None:
         from emulator.report import junit
 
         text = junit.render(reports)
+    elif fmt == "html":
+        from emulator.report import html as rhtml
+
+        text = rhtml.render(reports)
     else:
         from emulator.report import text as rtext
 
@@ -69,19 +78,49 @@ def write_traces(reports: Sequence[Report], trace_dir: str, *, golden: bool = Fa
     return written
 
 
+def settings(config_file: str | None) -> Config:
+    """The configuration that applies: ``--config FILE`` or the one found from the current folder."""
+    from emulator.config import load_config
+
+    return load_config(config_file)
+
+
+def gate(reports: Sequence[Report], cfg: Config, fail_on: str | None) -> None:
+    """Apply the configuration's waivers and the severity gate to ``reports`` (in place)."""
+    from emulator.config import apply_waivers
+
+    level = cfg.get("fail_on", fail_on, "error")
+    for r in reports:
+        apply_waivers(r, cfg.waivers)
+        r.fail_on = level
+
+
+def show_progress(quiet: bool) -> bool:
+    """A progress bar only for a person at a terminal: stderr is a TTY, not CI, not --quiet."""
+    if quiet or not sys.stderr.isatty():
+        return False
+    return not (os.environ.get("CI") or os.environ.get("TERM") == "dumb")
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--profile", default=DEFAULT_PROFILE, show_default=True,
+@click.option("--config", "config_file", metavar="FILE",
+              help="Configuration file (default: rasemu.toml or [tool.rasemu] in pyproject.toml, "
+                   "looked up from the current folder). Options given here override it.")
+@click.option("--profile", default=None,
               help="Host profile: " + ", ".join(PROFILES) + "; an OS name alone means its x64 "
-                   "profile (nt4: x86).")
+                   f"profile (nt4: x86). Default: {DEFAULT_PROFILE}.")
 @click.option("--scenario", "scenarios", multiple=True, metavar="NAME|FILE",
               help="Run only this scenario (standard name or .toml file); repeatable. Default: the standard set.")
-@click.option("--loader", type=click.Choice(LOADERS), default="auto", show_default=True,
-              help="How to run the DLL: python stand-in, native shared library, or PE emulation.")
+@click.option("--loader", type=click.Choice(LOADERS), default=None,
+              help="How to run the DLL: python stand-in, native shared library, or PE emulation. "
+                   "Default: auto.")
 @click.option("--isolate/--no-isolate", default=None,
               help="Run the DLL in a child process (default: the loader decides).")
-@click.option("--strictness", type=click.Choice(["practice", "strict"]), default="practice",
-              show_default=True, help="Required-export level that gates the run (AMBIG-1).")
+@click.option("--strictness", type=click.Choice(["practice", "strict"]), default=None,
+              help="Required-export level that gates the run (AMBIG-1). Default: practice.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
+              help="Lowest severity that fails the run (waived findings never do). Default: error.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="Report format.")
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
@@ -89,26 +128,68 @@ def write_traces(reports: Sequence[Report], trace_dir: str, *, golden: bool = Fa
 @click.option("--separately", is_flag=True,
               help="Check each DLL on its own (default: several DLLs are registered together as a "
                    "';' list when the profile allows it).")
-@click.option("--timeout", type=click.FloatRange(min=0.01), default=5.0, show_default=True,
-              help="Per-call time limit in seconds.")
-def check(paths: tuple[str, ...], profile: str, scenarios: tuple[str, ...], loader: str,
-          isolate: bool | None, strictness: str, fmt: str, output: str | None,
-          trace_dir: str | None, separately: bool, timeout: float) -> None:
+@click.option("--timeout", type=click.FloatRange(min=0.01), default=None,
+              help="Per-call time limit in seconds. Default: 5.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Check DLLs one by one in N worker processes (implies --separately when N > 1); "
+                   "reports keep the input order.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print only the summary line (a report file given with -o is still written).")
+def check(paths: tuple[str, ...], config_file: str | None, profile: str | None,
+          scenarios: tuple[str, ...], loader: str | None, isolate: bool | None,
+          strictness: str | None, fail_on: str | None, fmt: str, output: str | None,
+          trace_dir: str | None, separately: bool, timeout: float | None, jobs: int,
+          quiet: bool) -> None:
     """Check admin DLLs (PE images, shared libraries or Python stand-ins) against the contract.
 
-    Exit status: 0 no error finding, 1 error findings, 2 wrong input.
+    Exit status: 0 nothing fails the gate, 1 findings fail it, 2 wrong input.
     """
     from emulator.host.scenarios import load_scenario
 
-    chosen = [load_scenario(s) for s in scenarios] or None
-    reports = check_dlls(
-        list(paths), profile=profile, loader=loader, isolate=isolate,
-        strictness="strict" if strictness == "strict" else "practice",
-        scenarios=chosen, together=False if separately else None, call_timeout=timeout,
-        keep_traces=trace_dir is not None,
+    cfg = settings(config_file)
+    names = list(scenarios) or list(cfg.scenarios or ())
+    chosen = [load_scenario(s) for s in names] or None
+    strict = cfg.get("strictness", strictness, "practice")
+    if jobs > 1:
+        separately = True
+    reports = _run_with_progress(
+        list(paths), show_progress(quiet),
+        profile=cfg.get("profile", profile, DEFAULT_PROFILE),
+        loader=cfg.get("loader", loader, "auto"), isolate=isolate,
+        strictness="strict" if strict == "strict" else "practice",
+        scenarios=chosen, together=False if separately else None,
+        call_timeout=float(cfg.get("timeout", timeout, 5.0)),
+        keep_traces=trace_dir is not None or fmt == "html", jobs=jobs,
     )
+    gate(reports, cfg, fail_on)
     if trace_dir is not None:
         write_traces(reports, trace_dir)
-    emit(reports, fmt, output)
+    if quiet:
+        if output is not None:
+            emit(reports, fmt, output)
+        from emulator.report.text import summary_line
+
+        click.echo(summary_line(reports))
+    else:
+        emit(reports, fmt, output)
     if not all(r.passed for r in reports):
         sys.exit(1)
+
+
+def _run_with_progress(paths: list[str], bar: bool, **kwargs: Any) -> list[Report]:
+    if not bar:
+        return check_dlls(paths, **kwargs)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    groups = 1 if kwargs.get("together") is not False and len(paths) > 1 else len(paths)
+    with Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"),
+                  BarColumn(), MofNCompleteColumn(), console=Console(stderr=True),
+                  transient=True) as prog:
+        task = prog.add_task("checking", total=groups)
+
+        def step(_k: int, rep: Report) -> None:
+            prog.update(task, advance=1,
+                        description=f"{'ok  ' if rep.passed else 'FAIL'} {Path(rep.dlls[0]).name}")
+
+        return check_dlls(paths, progress=step, **kwargs)

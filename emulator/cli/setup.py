@@ -50,6 +50,25 @@ def render_text(result: SetupResult, install: str, uninstall: str | None) -> str
     return "\n".join(lines) + "\n"
 
 
+_STYLES = {"ERROR": "bold red", "WARNING": "yellow", "INFO": "cyan", "PASS": "bold green",
+           "FAIL": "bold red"}
+
+
+def print_rich(text: str) -> None:
+    """The text report on a terminal, with severities and the verdict coloured."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    for line in text.splitlines():
+        out = Text(line)
+        for word, style in _STYLES.items():
+            start = line.find(word)
+            if start >= 0 and (line.lstrip().startswith(word) or line.startswith("result:")):
+                out.stylize(style, start, start + len(word))
+        console.print(out, soft_wrap=True)
+
+
 @click.group()
 def setup() -> None:
     """Validate admin-DLL installers and uninstallers (rules R01-R10)."""
@@ -92,6 +111,8 @@ def check(install: str, uninstall: str | None, profile: str, installer_bits: str
     if fmt == "json":
         data = {"install": install, "uninstall": uninstall, **result.to_json()}
         click.echo(json.dumps(data, indent=2))
+    elif sys.stdout.isatty():
+        print_rich(render_text(result, install, uninstall))
     else:
         click.echo(render_text(result, install, uninstall), nl=False)
     if not result.passed:

@@ -1,13 +1,20 @@
 """Child-process side of :mod:`emulator.loaders.isolated` (``python -m emulator.loaders.child``).
 
-Usage: ``python -m emulator.loaders.child SHARED_FILE`` (or ``fd:N``, an inherited descriptor). Frames on stdin/stdout are a 4-byte
-little-endian length followed by a pickle (protocol 5). Requests::
+Usage: ``python -m emulator.loaders.child SHARED_FILE [--preload LOADER]`` (SHARED_FILE may be
+``fd:N``, an inherited descriptor; ``--preload`` imports that loader's module before the first
+request, so a pooled child is warm). Frames on stdin/stdout are a 4-byte little-endian length
+followed by a pickle (protocol 5). Requests::
 
     ("load", loader, path, bitness, options) -> ("loaded", exports, machine, loader, addresses)
                                                | ("error", "LoadError"|type, message)
     ("calls", seq, [(target, args, signature, timeout), ...]) -> ("done", seq, count)
     ("usage",)                                 -> ("usage", ResourceUsage | None)
+    ("unload",)                                -> ("unloaded", [leftover, ...]); the child then
+                                                  waits for the next "load", or exits when the
+                                                  list is not empty (it must not be reused)
     ("close",)                                 -> ("closed",) then exit 0
+
+End of input unloads the DLL and exits 0.
 
 Results of a batch are not sent over the pipe: each one is appended to the shared file as it
 completes (so a crash loses nothing that finished), and the header tells the parent which call is
@@ -23,12 +30,14 @@ The DLL's own writes to stdout are redirected to stderr so they cannot corrupt t
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import pickle
 import signal
 import struct
 import sys
+import sysconfig
 import time
 import traceback
 from typing import IO, Any
@@ -149,11 +158,121 @@ def _records(mm: mmap.mmap, used: int) -> list[tuple[int, int]]:
     return out
 
 
+_LINUX = sys.platform.startswith("linux")
+
+
+class _Snapshot:
+    """Process-wide state a DLL could change and leave behind (compared by :func:`leftovers`)."""
+
+    def __init__(self) -> None:
+        self.threads = _thread_count()
+        self.fds = _fd_count()
+        self.cwd = _cwd()
+        self.environ = dict(os.environ)
+        self.modules = set(sys.modules)
+
+
+def _thread_count() -> int:
+    if _LINUX:
+        try:
+            return len(os.listdir("/proc/self/task"))  # threads the DLL started natively too
+        except OSError:
+            pass
+    import threading
+
+    return threading.active_count()
+
+
+def _fd_count() -> int | None:
+    for d in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return len(os.listdir(d))
+        except OSError:
+            continue
+    return None
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+def _trusted_roots() -> tuple[str, ...]:
+    """Where modules that any load may import live: the stdlib, site-packages, emulator."""
+    key = tuple(sys.path)
+    cached = _ROOTS.get(key)
+    if cached is not None:
+        return cached
+    roots = {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    for name in ("stdlib", "platstdlib", "purelib", "platlib"):
+        with contextlib.suppress(Exception):
+            roots.add(sysconfig.get_paths()[name])
+    for p in sys.path:
+        if p and os.path.basename(p) in ("site-packages", "dist-packages"):
+            roots.add(p)
+    out = tuple(os.path.normcase(os.path.abspath(r)) + os.sep for r in roots if r)
+    _ROOTS.clear()
+    _ROOTS[key] = out
+    return out
+
+
+_ROOTS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _still_mapped(path: str) -> bool:
+    """Whether ``path`` is still mapped into this process (Linux; False elsewhere)."""
+    if not _LINUX:
+        return False
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
+            return any(path in line for line in fh)
+    except OSError:
+        return False
+
+
+def leftovers(before: _Snapshot, image: str | None) -> list[str]:
+    """What an unloaded DLL left in this process; empty when the child can serve another load.
+
+    ``image`` is the file the native loader dlopened (its private copy), checked in the memory
+    map; threads and descriptors are counted (natively on Linux), and cwd, ``os.environ`` and
+    modules imported from outside the stdlib, site-packages and emulator are compared.
+    """
+    out: list[str] = []
+    if image and _still_mapped(image):
+        out.append(f"{image} is still mapped after unloading")
+    threads = _thread_count()
+    if threads > before.threads:
+        out.append(f"{threads - before.threads} thread(s) still running")
+    fds = _fd_count()
+    if fds is not None and before.fds is not None and fds > before.fds:
+        out.append(f"{fds - before.fds} file descriptor(s) left open")
+    if _cwd() != before.cwd:
+        out.append(f"working directory changed to {_cwd()!r}")
+    if dict(os.environ) != before.environ:
+        out.append("environment changed")
+    roots = _trusted_roots()
+    for name in set(sys.modules) - before.modules:
+        f = getattr(sys.modules.get(name), "__file__", None)
+        if f and not os.path.normcase(os.path.abspath(f)).startswith(roots):
+            out.append(f"module {name} ({f}) stays imported")
+            break
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve one DLL until ``close`` or end of input."""
     args = sys.argv[1:] if argv is None else argv
+    preload = None
+    if len(args) == 3 and args[1] == "--preload":
+        preload = args[2]
+        args = args[:1]
     if len(args) != 1:
-        print("usage: python -m emulator.loaders.child SHARED_FILE", file=sys.stderr)
+        print(
+            "usage: python -m emulator.loaders.child SHARED_FILE [--preload LOADER]",
+            file=sys.stderr,
+        )
         return 2
     if hasattr(signal, "SIGINT"):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
@@ -172,7 +291,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with open(args[0], "r+b") as fh:
             mm = mmap.mmap(fh.fileno(), 0)
+    if preload:
+        with contextlib.suppress(Exception):  # only a head start: a failure shows again at "load"
+            from emulator.loaders.select import _loader_class
+
+            _loader_class(preload)
     dll: Any = None
+    before: _Snapshot | None = None
     try:
         while True:
             try:
@@ -184,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
                 _run_batch(dll, mm, proto_out, msg[1], msg[2])
             elif op == "load":
                 _, loader_name, path, bitness, options = msg
+                before = _Snapshot()
                 try:
                     from emulator.loaders.select import make_loader
 
@@ -197,6 +323,16 @@ def main(argv: list[str] | None = None) -> int:
                     write_frame(proto_out, ("error", type(e).__name__, str(e)))
             elif op == "usage":
                 write_frame(proto_out, ("usage", dll.resource_usage() if dll else None))
+            elif op == "unload":
+                image = getattr(dll, "image_path", None)
+                if dll is not None:
+                    dll.close()
+                    dll = None
+                left = ["nothing was loaded"] if before is None else leftovers(before, image)
+                before = None
+                write_frame(proto_out, ("unloaded", left))
+                if left:
+                    break
             elif op == "close":
                 if dll is not None:
                     dll.close()

@@ -12,6 +12,14 @@ back through a shared file the child appends to as each call completes (see
 * Addresses stay stable across restarts: the host sees the first child's export addresses;
   later children's addresses (ASLR) are translated both ways by the image's load delta.
 * :meth:`close` asks the child to unload (DLL_PROCESS_DETACH equivalent) and waits for it.
+
+Children are pooled: a child whose DLL was closed cleanly -- unloaded, and nothing of it left in
+the process (threads, descriptors, a still-mapped image, foreign modules, cwd or environment
+changes; see :func:`emulator.loaders.child.leftovers`) -- waits, warm, for the next DLL of the same
+loader configuration, which it loads afresh (the native loader dlopens a new private copy, R36).
+A child that crashed, timed out, was killed or left something behind is never reused. At most
+:data:`MAX_IDLE` children wait; they are ended and reaped at interpreter exit. When no warm child
+is idle, a spare is started alongside the one needed (the host opens two instances, R36).
 """
 
 from __future__ import annotations
@@ -77,27 +85,51 @@ def _signal_name(returncode: int | None) -> str:
 
 
 class _Child:
-    """One child process and its pipes, reader threads and shared file."""
+    """One child process: its pipes, stderr reader thread and shared result file."""
 
-    def __init__(self, shm_arg: str, mm: Any, shm_fd: int | None) -> None:
-        env = dict(os.environ)
-        paths = [p for p in sys.path if p]
-        if env.get("PYTHONPATH"):
-            paths.append(env["PYTHONPATH"])
-        env["PYTHONPATH"] = os.pathsep.join(paths)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "emulator.loaders.child", shm_arg],
-            pass_fds=() if shm_fd is None else (shm_fd,),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
+    def __init__(self, preload: str | None = None) -> None:
+        fd, self._shm_path = tempfile.mkstemp(prefix="rasemu-child-", suffix=".shm")
+        try:
+            os.ftruncate(fd, SHM_SIZE)
+            self.mm: Any = mmap.mmap(fd, SHM_SIZE)
+        except BaseException:
+            os.close(fd)
+            os.unlink(self._shm_path)
+            raise
+        if _POSIX:
+            # the child inherits the descriptor: nothing stays on disk even after a SIGKILL
+            os.unlink(self._shm_path)
+            shm_arg = f"fd:{fd}"
+        else:
+            os.close(fd)
+            shm_arg = self._shm_path
+        argv = [sys.executable, "-m", "emulator.loaders.child", shm_arg]
+        if preload:
+            argv += ["--preload", preload]
+        try:
+            # a new interpreter (fork + exec, never a bare fork): safe with threads in the parent
+            self.proc = subprocess.Popen(
+                argv,
+                pass_fds=(fd,) if _POSIX else (),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=_child_env(),
+            )
+        except BaseException:
+            self._release_files()
+            raise
+        finally:
+            if _POSIX:
+                os.close(fd)  # the mmap holds its own reference
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
+        self.pid = self.proc.pid
         self.stdin: IO[bytes] = self.proc.stdin
         self.stderr_tail: collections.deque[bytes] = collections.deque(maxlen=64)
-        self.mm = mm
-        self._pending: collections.deque[Any] = collections.deque()
+        #: batch counter over the child's whole life (the shared file outlives one IsolatedDll)
+        self.seq = 0
+        #: how many DLLs this child has loaded so far
+        self.loads = 0
         # POSIX: the caller reads the pipe itself (select + os.read, no thread hand-off per
         # round trip); Windows cannot select() on pipes, so a thread feeds a queue there.
         self._direct = _POSIX
@@ -146,6 +178,17 @@ class _Child:
         """The next message if one is already there, else queue.Empty."""
         return self.get(0.0)
 
+    def wait_for(self, kinds: tuple[str, ...], timeout: float) -> Any:
+        """The first message whose kind is in ``kinds`` (``_EOF`` at end, None on timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                msg = self.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                return None
+            if msg is _EOF or msg[0] in ("eof", "corrupt") or msg[0] in kinds:
+                return msg
+
     # Each reader thread owns (and finally closes) its stream: closing a stream another thread
     # is blocked on aborts the interpreter at shutdown.
     def _read(self, fh: IO[bytes]) -> None:
@@ -177,20 +220,195 @@ class _Child:
     def stderr_text(self) -> str:
         return b"".join(self.stderr_tail).decode("utf-8", "replace")[-4000:]
 
+    def alive(self) -> bool:
+        return self.proc.poll() is None and not self._eof
+
+    def reset(self) -> None:
+        """Prepare a pooled child for its next DLL: no old stderr, an idle header."""
+        self.stderr_tail.clear()
+        struct.pack_into("<Q", self.mm, 0, 0)
+        _PROGRESS.pack_into(self.mm, 8, IDLE, 0, 0.0, 0)
+
     def kill(self) -> None:
+        """Kill the process (if still running) and reap it; the shared file stays readable."""
         with contextlib.suppress(OSError):
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
+        self._close_pipes()
+
+    def dispose(self) -> None:
+        """Kill and reap the process, free the shared file."""
+        self.kill()
+        self._release_files()
+
+    def retire(self, timeout: float = 5.0) -> None:
+        """Let the child exit on end of input (it unloads what it holds), then reap it."""
+        with contextlib.suppress(OSError, ValueError):
+            self.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=timeout)
+        self.dispose()
+
+    def forget(self) -> None:
+        """In a forked copy of the parent: drop our copies of the pipes, touch nothing else."""
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if f is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    os.close(f.fileno())
+        self.proc.returncode = 0  # never wait for or signal a process that is not ours
+
+    def _close_pipes(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             self.stdin.close()
         if self._direct:
             with contextlib.suppress(OSError, ValueError):
                 self.proc.stdout.close()  # type: ignore[union-attr]
 
+    def _release_files(self) -> None:
+        with contextlib.suppress(Exception):
+            self.mm.close()
+        if not _POSIX:
+            with contextlib.suppress(OSError):
+                os.unlink(self._shm_path)
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    paths = [p for p in sys.path if p]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+PoolKey = tuple[str, str, int]
+
+#: idle children kept for reuse, over all loader configurations
+MAX_IDLE = 4
+
+
+class _Pool:
+    """Warm children waiting for their next DLL, per loader configuration (module-level, bounded).
+
+    A child enters the pool only after it has unloaded its DLL and reported no leftovers (see
+    :func:`emulator.loaders.child.leftovers`); a child that crashed, timed out or was killed
+    never does. Thread-safe; forgotten in a forked copy of the process.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.prestart = True
+        self._lock = threading.Lock()
+        self._idle: collections.OrderedDict[_Child, PoolKey] = collections.OrderedDict()
+        self._pid = os.getpid()
+        self._closed = False
+        self.spawned = 0
+        self.reused = 0
+
+    def take(self, key: PoolKey) -> _Child | None:
+        """An idle child for ``key`` (most recently returned first), or None."""
+        with self._lock:
+            if self._pid != os.getpid():
+                return None
+            for child in reversed(list(self._idle)):
+                if self._idle[child] != key:
+                    continue
+                del self._idle[child]
+                if child.alive():
+                    self.reused += 1
+                    return child
+                # died while idle: reap it outside the lock below
+                threading.Thread(target=child.dispose, daemon=True).start()
+        return None
+
+    def spawn(self, key: PoolKey, *, warm_spare: bool) -> _Child:
+        """A new child for ``key``; with ``warm_spare`` also start one for the pool (prestart)."""
+        child = _Child(preload=key[0])
+        with self._lock:
+            self.spawned += 1
+            room = not self._closed and len(self._idle) < self.limit
+            spare = warm_spare and self.prestart and room and key not in self._idle.values()
+        if spare:
+            extra = _Child(preload=key[0])
+            if not self.put(key, extra):
+                extra.retire()
+            else:
+                with self._lock:
+                    self.spawned += 1
+        return child
+
+    def put(self, key: PoolKey, child: _Child) -> bool:
+        """Keep ``child`` for reuse; False (caller retires it) when full or shutting down."""
+        with self._lock:
+            if self._closed or self._pid != os.getpid() or len(self._idle) >= self.limit:
+                return False
+            self._idle[child] = key
+            return True
+
+    def idle_pids(self) -> list[int]:
+        with self._lock:
+            return [c.pid for c in self._idle]
+
+    def drain(self) -> None:
+        """Retire every idle child: end of input for all first, then reap them together."""
+        with self._lock:
+            children = list(self._idle)
+            self._idle.clear()
+        for c in children:
+            with contextlib.suppress(OSError, ValueError):
+                c.stdin.close()
+        deadline = time.monotonic() + 5
+        for c in children:
+            c.retire(timeout=max(deadline - time.monotonic(), 0.01))
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+        self.drain()
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+        for c in list(self._idle):
+            c.forget()
+        self._idle.clear()
+        self._pid = os.getpid()
+
+
+_POOL = _Pool(MAX_IDLE)
+
+
+def pool_stats() -> dict[str, Any]:
+    """Children spawned and reused so far, and the pids of the idle ones (tests, benchmarks)."""
+    return {"spawned": _POOL.spawned, "reused": _POOL.reused, "idle": _POOL.idle_pids()}
+
+
+def clear_pool() -> None:
+    """Retire every idle child now (they are started again on demand)."""
+    _POOL.drain()
+
+
+def configure_pool(*, limit: int | None = None, prestart: bool | None = None) -> None:
+    """Change the pool bound (0 turns reuse off) and whether a spare child is pre-started."""
+    if limit is not None:
+        _POOL.limit = max(0, limit)
+    if prestart is not None:
+        _POOL.prestart = prestart
+    with _POOL._lock:
+        excess = list(_POOL._idle)[: max(0, len(_POOL._idle) - _POOL.limit)]
+        for c in excess:
+            del _POOL._idle[c]
+    for c in excess:
+        c.retire()
+
 
 class IsolatedDll(AdminDll):
-    """Any loader's DLL, run in a child process (see the module docstring)."""
+    """Any loader's DLL, run in a child process (see the module docstring).
+
+    ``reuse`` (default True) takes a warm child from the pool when one is idle and gives the
+    child back after :meth:`close` unloaded the DLL there; False always starts a new child and
+    ends it on close.
+    """
 
     def __init__(
         self,
@@ -200,6 +418,7 @@ class IsolatedDll(AdminDll):
         bitness: int | None = None,
         options: Mapping[str, Any] | None = None,
         start_timeout: float = 60.0,
+        reuse: bool = True,
     ) -> None:
         self.path = path
         self.loader_name = loader
@@ -208,34 +427,19 @@ class IsolatedDll(AdminDll):
         self._bitness = bitness
         self._options = dict(options) if options else None
         self._start_timeout = start_timeout
-        self._seq = 0
+        self._reuse = reuse
+        self._key: PoolKey = (
+            loader,
+            repr(sorted(self._options.items())) if self._options else "",
+            hash((tuple(sys.path), tuple(sorted(os.environ.items())))),
+        )
+        self._owner = os.getpid()
         self._closed = False
         self.restarts = 0
-        fd, self._shm_path = tempfile.mkstemp(prefix="rasemu-child-", suffix=".shm")
-        self._shm_fd: int | None = None
-        try:
-            os.ftruncate(fd, SHM_SIZE)
-            self._mm = mmap.mmap(fd, SHM_SIZE)
-        except BaseException:
-            os.close(fd)
-            os.unlink(self._shm_path)
-            raise
-        if _POSIX:
-            # children inherit the descriptor: nothing stays on disk even after a SIGKILL
-            os.unlink(self._shm_path)
-            self._shm_fd = fd
-            self._shm_arg = f"fd:{fd}"
-        else:
-            os.close(fd)
-            self._shm_arg = self._shm_path
         self._child: _Child | None = None
         self._base_addresses: dict[str, int | None] = {}
         self._delta = 0
-        try:
-            exports, machine, inner, addresses = self._start()
-        except BaseException:
-            self._release_files()
-            raise
+        exports, machine, inner, addresses = self._start()
         self._exports: frozenset[str] = frozenset(exports)
         self.machine: Machine = machine
         self.inner_loader_name: str = inner
@@ -244,32 +448,55 @@ class IsolatedDll(AdminDll):
 
     # -- child management -------------------------------------------------------------------
 
+    def _acquire(self) -> tuple[_Child, bool]:
+        if self._reuse:
+            child = _POOL.take(self._key)
+            if child is not None:
+                return child, True
+        return _POOL.spawn(self._key, warm_spare=self._reuse), False
+
+    @property
+    def child_pid(self) -> int | None:
+        """Process id of the child running the DLL now (None once closed)."""
+        return None if self._child is None else self._child.pid
+
     def _start(self) -> tuple[frozenset[str], Machine, str, dict[str, int | None]]:
-        child = _Child(self._shm_arg, self._mm, self._shm_fd)
-        self._child = child
-        child.send(("load", self._loader, self.path, self._bitness, self._options))
-        try:
-            msg = child.get(timeout=self._start_timeout)
-        except queue.Empty:
-            child.kill()
+        child, reused = self._acquire()
+        msg = self._load_in(child)
+        if reused and (msg is _EOF or msg[0] in ("eof", "corrupt")):
+            # the pooled child died in between: one more try with a new one
+            child.dispose()
+            child, reused = _POOL.spawn(self._key, warm_spare=False), False
+            msg = self._load_in(child)
+        if msg is None:
+            child.dispose()
             raise LoadError(
                 f"child process did not load the DLL within {self._start_timeout:g} s",
                 where=self.path,
-            ) from None
+            )
         if msg[0] == "loaded":
             _, exports, machine, inner, addresses = msg
+            child.loads += 1
+            self._child = child
             self._delta = self._compute_delta(addresses)
             return exports, machine, inner, addresses
-        child.kill()
         if msg[0] == "error":
+            # the child is fine, but a half-done load may have left something behind
+            child.retire()
             if msg[1] in ("LoadError", "InputError"):
                 raise LoadError(_strip_where(msg[2], self.path), where=self.path)
             raise LoadError(f"loading in the child failed: {msg[1]}: {msg[2]}", where=self.path)
-        raise LoadError(
-            f"child process died while loading ({_signal_name(child.proc.poll())}): "
-            f"{child.stderr_text().strip()[-400:]}",
-            where=self.path,
-        )
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.proc.wait(timeout=5)
+        how, stderr = _signal_name(child.proc.poll()), child.stderr_text().strip()[-400:]
+        child.dispose()
+        raise LoadError(f"child process died while loading ({how}): {stderr}", where=self.path)
+
+    def _load_in(self, child: _Child) -> Any:
+        child.reset()
+        if not child.send(("load", self._loader, self.path, self._bitness, self._options)):
+            return _EOF
+        return child.wait_for(("loaded", "error"), self._start_timeout)
 
     def _compute_delta(self, addresses: Mapping[str, int | None]) -> int:
         """Load delta of a new child's image relative to the first child's (0 for the first)."""
@@ -283,20 +510,10 @@ class IsolatedDll(AdminDll):
 
     def _restart(self) -> None:
         if self._child is not None:
-            self._child.kill()
+            self._child.dispose()
+            self._child = None
         self.restarts += 1
         self._start()
-
-    def _release_files(self) -> None:
-        with contextlib.suppress(Exception):
-            self._mm.close()
-        if self._shm_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._shm_fd)
-            self._shm_fd = None
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(self._shm_path)
 
     # -- address translation ----------------------------------------------------------------
 
@@ -360,13 +577,13 @@ class IsolatedDll(AdminDll):
         """Run ``calls``; returns (completed results, fault for the failed call, host error)."""
         child = self._child
         assert child is not None
-        self._seq += 1
-        seq = self._seq
+        child.seq += 1
+        seq = child.seq
         records: list[bytes] = []
         if not child.send(("calls", seq, [self._to_child(c) for c in calls])):
             return self._died(child, calls, records, seq)
         while True:
-            index, start = self._running(seq, len(calls))
+            index, start = self._running(child, seq, len(calls))
             if index is not None:
                 remaining = start + calls[index].timeout - time.monotonic()
                 wait = max(remaining, 0.0) + 0.002
@@ -375,10 +592,10 @@ class IsolatedDll(AdminDll):
             try:
                 msg = child.get(timeout=wait)
             except queue.Empty:
-                index, start = self._running(seq, len(calls))
+                index, start = self._running(child, seq, len(calls))
                 if index is not None and time.monotonic() - start > calls[index].timeout:
                     child.kill()
-                    got = self._collect(records, seq)
+                    got = self._collect(child, records, seq)
                     t = calls[index].timeout
                     fault = CallResult(
                         fault=CallFault(
@@ -396,14 +613,14 @@ class IsolatedDll(AdminDll):
             if msg[0] == "chunk" and msg[1] == seq:
                 records.extend(msg[2])
             elif msg[0] == "done" and msg[1] == seq:
-                got = self._collect(records, seq)
+                got = self._collect(child, records, seq)
                 return self._finish(got)
             elif msg is _EOF or msg[0] in ("eof", "corrupt"):
                 return self._died(child, calls, records, seq)
 
-    def _running(self, seq: int, n: int) -> tuple[int | None, float]:
+    def _running(self, child: _Child, seq: int, n: int) -> tuple[int | None, float]:
         """(index, start) of the call the child is running in batch ``seq``, or (None, 0)."""
-        mm = self._mm
+        mm = child.mm
         # the child writes the header while we read: take two equal snapshots (no torn read)
         while True:
             a = mm[0:32]
@@ -425,11 +642,9 @@ class IsolatedDll(AdminDll):
             out.append(r)
         return out, None, None
 
-    def _collect(self, records: list[bytes], seq: int) -> list[Any]:
+    def _collect(self, child: _Child, records: list[bytes], seq: int) -> list[Any]:
         """Decode the chunks received plus the records in the shared file."""
-        import pickle
-
-        mm = self._mm
+        mm = child.mm
         raw = list(records)
         if struct.unpack_from("<Q", mm, 0)[0] == seq:
             _i, _c, _s, used = _PROGRESS.unpack_from(mm, 8)
@@ -462,7 +677,7 @@ class IsolatedDll(AdminDll):
                 break
             if msg[0] == "chunk" and msg[1] == seq:
                 records.extend(msg[2])
-        got = self._collect(records, seq)
+        got = self._collect(child, records, seq)
         completed, _f, raise_info = self._finish(got)
         if raise_info is not None:
             return completed, None, raise_info
@@ -505,29 +720,31 @@ class IsolatedDll(AdminDll):
         if self._closed:
             return
         self._closed = True
-        child = self._child
-        if child is not None:
-            if child.send(("close",)):
-                deadline = time.monotonic() + 5
-                while time.monotonic() < deadline:
-                    try:
-                        msg = child.get(timeout=max(deadline - time.monotonic(), 0.01))
-                    except queue.Empty:
-                        break
-                    if msg[0] in ("closed", "eof"):
-                        break
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    child.proc.wait(timeout=5)
-            child.kill()
-            self._child = None
-        self._release_files()
+        _LIVE.discard(self)
+        child, self._child = self._child, None
+        if child is None:
+            return
+        if self._owner != os.getpid():  # a forked copy: the child belongs to the parent
+            child.forget()
+            return
+        # the child unloads the DLL (DLL_PROCESS_DETACH equivalent) and says whether anything
+        # of it is left in the process; only a clean child goes back to the pool
+        msg: Any = child.wait_for(("unloaded",), 5.0) if child.send(("unload",)) else _EOF
+        clean = msg is not None and msg is not _EOF and msg[0] == "unloaded" and not msg[1]
+        if clean and self._reuse and child.alive() and _POOL.put(self._key, child):
+            return
+        if msg is None:  # unload hangs: kill
+            child.dispose()
+        else:
+            child.retire()
 
     def __del__(self) -> None:
+        child = getattr(self, "_child", None)
+        if child is None:
+            return
         if sys.is_finalizing():
-            child = self._child if hasattr(self, "_child") else None
-            if child is not None:
-                with contextlib.suppress(Exception):
-                    child.proc.kill()
+            with contextlib.suppress(Exception):
+                child.proc.kill()
             return
         with contextlib.suppress(Exception):
             self.close()
@@ -538,10 +755,24 @@ _LIVE: weakref.WeakSet[IsolatedDll] = weakref.WeakSet()
 
 @atexit.register
 def _close_all() -> None:
-    """Unload every still-open isolated DLL before the interpreter shuts down."""
+    """Unload every still-open isolated DLL, then end and reap the idle children."""
     for dll in list(_LIVE):
         with contextlib.suppress(Exception):
             dll.close()
+    _POOL.shutdown()
+
+
+def _after_fork() -> None:
+    # a forked copy must not talk to (or keep pipes of) the parent's children
+    for dll in list(_LIVE):
+        dll._owner = -1
+        if dll._child is not None:
+            dll._child.forget()
+    _POOL.after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _name(call: Call) -> str:

@@ -440,6 +440,20 @@ def _result_factory() -> Callable[[int | None, dict[int, Any], tuple[int, ...], 
 fast_result = _result_factory()
 
 
+def _slot_setters() -> tuple[Callable[[CallResult, Any], None], ...] | None:
+    """The slot setters of CallResult in field order, or None if base.py changed its layout."""
+    fields = ("returned", "outputs", "modified_inputs", "fault", "issues", "debug_output", "seconds")
+    try:
+        if tuple(CallResult.__slots__) != fields:
+            return None
+        return tuple(CallResult.__dict__[f].__set__ for f in fields)
+    except (AttributeError, KeyError):  # pragma: no cover - base.py without slots
+        return None
+
+
+_SETTERS = _slot_setters()
+
+
 class _WStrCache:
     """UTF-16LE + NUL buffers for repeated names (users, ports); bounded, oldest dropped first.
 
@@ -457,7 +471,8 @@ class _WStrCache:
             raw = s.encode("utf-16-le", "surrogatepass") + b"\0\0"
             owner = _ffi.new("char[]", len(raw))  # exact size: ffi.buffer(owner) == raw
             _ffi.memmove(owner, raw, len(raw))
-            item = (owner, _ffi.cast("uint16_t *", owner), raw, _ffi.buffer(owner))
+            view = memoryview(_ffi.buffer(owner))  # compares with bytes without a copy
+            item = (owner, _ffi.cast("uint16_t *", owner), raw, view)
             self.items[s] = item
             if len(self.items) > self._limit:
                 del self.items[next(iter(self.items))]
@@ -514,6 +529,8 @@ class NativeAdminDll(AdminDll):
             self._tmpdir = tempfile.mkdtemp(prefix="rasemu-native-")
             load_path = os.path.join(self._tmpdir, os.path.basename(path))
             shutil.copyfile(path, load_path)
+        #: the file actually dlopened (the private copy, removed from disk once mapped)
+        self.image_path = load_path
         try:
             self._lib = _ffi.dlopen(load_path)
         except OSError as e:
@@ -571,7 +588,6 @@ class NativeAdminDll(AdminDll):
         """A closure that marshals ``args`` per ``sig``, calls ``fn`` and reads everything back."""
         bits = self._bits
         wcache = self._wstr
-        hit = wcache.items.get
         n = len(sig.params)
         kinds = tuple(p.kind for p in sig.params)
         returns = sig.returns
@@ -600,42 +616,8 @@ class NativeAdminDll(AdminDll):
         perf = time.perf_counter
         make = fast_result
 
-        if simple_ip:
-            # hot path: GetIpAddressForUser / ReleaseIpAddress (both families)
-            c2 = cells[2]
-            p2 = ptrs[2]
-            has_notify = n == 4
-            c3: Any = cells[3] if has_notify else None
-            p3: Any = ptrs[3] if has_notify else None
-            is_void = returns == "void"
-
-            def invoke_ip(args: tuple[Any, ...]) -> CallResult:
-                if len(args) != n:
-                    raise ValueError(f"{sig.name} takes {n} arguments, the call gives {len(args)}")
-                user, port = args[0], args[1]
-                u = (hit(user) or wcache.get(user)) if user is not None else None
-                p = (hit(port) or wcache.get(port)) if port is not None else None
-                c2[0] = args[2] & _MASK
-                if has_notify:
-                    c3[0] = args[3] & _MASK
-                    t0 = perf()
-                    ret = fn(u[1] if u else _ffi.NULL, p[1] if p else _ffi.NULL, p2, p3)
-                else:
-                    t0 = perf()
-                    ret = fn(u[1] if u else _ffi.NULL, p[1] if p else _ffi.NULL, p2)
-                dt = perf() - t0
-                modified: tuple[int, ...] = ()
-                if u is not None and u[3][:] != u[2]:
-                    modified += (0,)
-                    wcache.drop(user)
-                if p is not None and p[3][:] != p[2]:
-                    modified += (1,)
-                    wcache.drop(port)
-                if has_notify:
-                    return make(ret & _MASK, {2: c2[0], 3: c3[0]}, modified, dt)
-                return make(None if is_void else ret & _MASK, {2: c2[0]}, modified, dt)
-
-            return invoke_ip
+        if simple_ip and _SETTERS is not None:
+            return self._ip_invoker(fn, sig, cells, ptrs)
 
         def invoke(args: tuple[Any, ...]) -> CallResult:
             if len(args) != n:
@@ -705,14 +687,99 @@ class NativeAdminDll(AdminDll):
                     outputs[i] = {"revision": tab.revision} | {
                         slot: getattr(tab, slot) for slot, _ in TABLE_SLOTS
                     }
-            return CallResult(
-                returned=None if returns == "void" else ret & _MASK,
-                outputs=outputs,
-                modified_inputs=tuple(modified),
-                seconds=dt,
-            )
+            return make(None if returns == "void" else ret & _MASK, outputs, tuple(modified), dt)
 
         return invoke
+
+    def _ip_invoker(self, fn: Any, sig: Signature, cells: list[Any], ptrs: list[Any]) -> Invoker:
+        """The hot path: Get/ReleaseIpAddress (both families), specialised and inlined.
+
+        Same marshalling and checks as the general invoker (R69 on both strings, outputs read
+        back), with the CallResult slots set directly (its frozen ``__init__`` costs more than
+        the call into the library).
+        """
+        assert _SETTERS is not None
+        s_ret, s_out, s_mod, s_fault, s_iss, s_dbg, s_sec = _SETTERS
+        new = object.__new__
+        wcache = self._wstr
+        hit = wcache.items.get
+        get = wcache.get
+        drop = wcache.drop
+        perf = time.perf_counter
+        null = _ffi.NULL
+        n = len(sig.params)
+        name = sig.name
+        c2, p2 = cells[2], ptrs[2]
+        mask_ret = sig.returns == "bool"  # int32_t; a uint32_t return is in range already
+
+        def wrong(args: tuple[Any, ...]) -> ValueError:
+            return ValueError(f"{name} takes {n} arguments, the call gives {len(args)}")
+
+        if n == 4:
+            c3, p3 = cells[3], ptrs[3]
+
+            def invoke_get(args: tuple[Any, ...]) -> CallResult:
+                try:
+                    user, port, ip, notify = args
+                except ValueError:
+                    raise wrong(args) from None
+                u = None if user is None else hit(user) or get(user)
+                p = None if port is None else hit(port) or get(port)
+                c2[0] = ip & _MASK
+                c3[0] = notify & _MASK
+                t0 = perf()
+                ret = fn(null if u is None else u[1], null if p is None else p[1], p2, p3)
+                dt = perf() - t0
+                modified: tuple[int, ...] = ()
+                if u is not None and u[3] != u[2]:
+                    modified = (0,)
+                    drop(user)
+                if p is not None and p[3] != p[2]:
+                    modified += (1,)
+                    drop(port)
+                r = new(CallResult)
+                s_ret(r, ret & _MASK if mask_ret else ret)
+                s_out(r, {2: c2[0], 3: c3[0]})
+                s_mod(r, modified)
+                s_fault(r, None)
+                s_iss(r, ())
+                s_dbg(r, ())
+                s_sec(r, dt)
+                return r
+
+            return invoke_get
+
+        is_void = sig.returns == "void"
+
+        def invoke_release(args: tuple[Any, ...]) -> CallResult:
+            try:
+                user, port, ip = args
+            except ValueError:
+                raise wrong(args) from None
+            u = None if user is None else hit(user) or get(user)
+            p = None if port is None else hit(port) or get(port)
+            c2[0] = ip & _MASK
+            t0 = perf()
+            ret = fn(null if u is None else u[1], null if p is None else p[1], p2)
+            dt = perf() - t0
+            modified: tuple[int, ...] = ()
+            if u is not None and u[3] != u[2]:
+                modified = (0,)
+                drop(user)
+            if p is not None and p[3] != p[2]:
+                modified += (1,)
+                drop(port)
+            r = new(CallResult)
+            s_ret(r, None if is_void else ret & _MASK if mask_ret else ret)
+            s_out(r, {2: c2[0]})
+            s_mod(r, modified)
+            s_fault(r, None)
+            s_iss(r, ())
+            s_dbg(r, ())
+            s_sec(r, dt)
+            return r
+
+        return invoke_release
 
     def _plain_invoker(self, fn: Any, name: str) -> Invoker:
         def invoke(args: tuple[Any, ...]) -> CallResult:
@@ -734,14 +801,15 @@ class NativeAdminDll(AdminDll):
         return self._addresses.get(name)
 
     def handle_call(self, call: Call) -> CallResult:
+        # hot path: a bound export by name (close() empties the table, so this stays correct)
+        inv = self._invokers.get(call.target)
+        if inv is not None and call.signature is None:
+            return inv(call.args)
         if self._closed:
             raise RuntimeError(f"{self.path}: library is closed")
         target = call.target
         if isinstance(target, str) and call.signature is None:
-            inv = self._invokers.get(target)
-            if inv is None:
-                inv = self._invoker_for_name(target)
-            return inv(call.args)
+            return self._invoker_for_name(target)(call.args)
         return self._invoker_for_target(call)(call.args)
 
     def _invoker_for_name(self, name: str) -> Invoker:

@@ -109,6 +109,25 @@ def _loader_line(r: Report) -> str:
     return f"{r.loader}; gate: {r.strictness}"
 
 
+def summary_line(reports: Sequence[Report]) -> str:
+    """One line for ``--quiet``: how many runs passed, and the findings that count."""
+    failed = sum(1 for r in reports if not r.passed)
+    counts = {s: sum(1 for r in reports for f in r.findings
+                     if f.severity is s and waiver_of(f) is None) for s in Severity}
+    waived = sum(len(r.waived) for r in reports)
+    word = "PASS" if not failed else "FAIL"
+    dlls = sum(len(r.dlls) for r in reports)
+    text = (f"{word}: {dlls} DLL(s) in {len(reports)} run(s), {len(reports) - failed} passed, "
+            f"{failed} failed; {counts[Severity.ERROR]} error(s), "
+            f"{counts[Severity.WARNING]} warning(s), {counts[Severity.INFO]} note(s)")
+    if waived:
+        text += f", {waived} waived"
+    gates = {r.fail_on for r in reports} - {"error"}
+    if gates:
+        text += f" (gate: fail on {', '.join(sorted(gates))})"
+    return text
+
+
 def render_plain(reports: Sequence[Report]) -> str:
     """All reports as plain text (no colour, no box drawing)."""
     out: list[str] = []

@@ -14,8 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from emulator.conformance.findings import Finding, Severity
+from emulator.errors import InputError
 from emulator.host.profiles import Profile
-from emulator.registry.model import REG_EXPAND_SZ, REG_MULTI_SZ, REG_SZ, TYPE_NAMES, KeyNotFoundError
+from emulator.registry.model import (
+    REG_EXPAND_SZ,
+    REG_MULTI_SZ,
+    REG_SZ,
+    TYPE_NAMES,
+    KeyNotFoundError,
+)
 from emulator.registry.snapshot import RegistryDiff, Snapshot
 from emulator.setup.env import environment, expand
 from emulator.setup.pe import pe_header
@@ -70,7 +77,7 @@ def value_text(value: ValueData) -> list[str]:
 
 def path_entries(value: ValueData) -> list[str]:
     """The DLL paths a value lists: ``;``-separated, trimmed, empty entries skipped (R11, R12)."""
-    out = []
+    out: list[str] = []
     for text in value_text(value):
         out.extend(p.strip() for p in text.split(";") if p.strip())
     return out
@@ -154,7 +161,7 @@ class InstallContext:
     installer_bits: int
     subject: str = ""
     file_step: bool = True
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.evidence = diff_entries(self.diff, "install")
@@ -173,28 +180,29 @@ def _new_entries(before: AdminValues, after: AdminValues) -> tuple[list[str], li
 
 
 def service_path(entry: str, value_type: int, os_bits: int) -> str:
-    """Where the RAS service (native process) finds the DLL named by one ``DLLPath`` entry.
+    """The path the RAS service (a native process) would open for one ``DLLPath`` entry.
 
-    REG_EXPAND_SZ is expanded (what a lenient reader would do); a relative name is looked up
-    in the service's folder (System32) then the Windows folder, as the DLL search order does.
+    REG_EXPAND_SZ is expanded (what a lenient reader would do, so R08 judges the file and
+    R02 the type); other entries are returned as they are.
     """
-    path = expand(entry, environment(os_bits, os_bits)) if value_type == REG_EXPAND_SZ else entry
-    return path
+    return expand(entry, environment(os_bits, os_bits)) if value_type == REG_EXPAND_SZ else entry
 
 
 def _locate(fs: WinFS, entry: str, value_type: int, os_bits: int) -> tuple[str, bytes | None]:
+    """(path, contents or None); a relative name is looked up in the service's folder
+    (System32) and then the Windows folder, as the DLL search order does."""
     path = service_path(entry, value_type, os_bits)
     if is_absolute(path):
         if path.startswith("\\\\"):
             return path, None
         try:
             return path, fs.read(path, os_bits)
-        except Exception:
+        except InputError:  # not a path the file table can hold
             return path, None
     for folder in (SYSTEM32, WINDIR):
         try:
             data = fs.read(folder + "\\" + path, os_bits)
-        except Exception:
+        except InputError:
             data = None
         if data is not None:
             return folder + "\\" + path, data
@@ -273,7 +281,7 @@ def check_install(ctx: InstallContext) -> list[Finding]:
     elif after.display_name != before.display_name:
         name = value_text(after.display_name)[0]
         old = value_text(before.display_name)[0] if before.display_name else ""
-        if ";" in name and (not old or old.strip() in [p.strip() for p in name.split(";")]):
+        if old.strip() and ";" in name and old.strip() in [p.strip() for p in name.split(";")]:
             out.append(_finding("R03", f"DisplayName {name!r} looks like a ';' list of names; "
                                 "it holds a single name even when several DLLs are listed",
                                 disp_ev, subj))
@@ -330,6 +338,11 @@ def check_install(ctx: InstallContext) -> list[Finding]:
         where, data = _locate(ctx.fs, entry, vtype, prof.bitness)
         fev = ({"phase": "install", "change": "file-check", "dll_path": entry, "file": where,
                 "text": f"DLLPath entry {entry} -> file {where}"}, *dll_ev)
+        if where.startswith("\\\\"):
+            out.append(_finding("R08", f"{where} is a network path and was not checked; the "
+                                "service account may not reach it at boot", fev, subj,
+                                Severity.WARNING))
+            continue
         if data is None:
             if not ctx.file_step:
                 out.append(_finding(
@@ -412,8 +425,8 @@ def check_uninstall(ctx: UninstallContext) -> list[Finding]:
                                 f"{ADMIN_KEY}", _named(admin_ev, *extra), subj))
         if (after.key_exists and not before.key_exists and after.dll_path is None
                 and after.display_name is None and not extra):
-            out.append(_finding("R06", f"the uninstaller left an empty {ADMIN_KEY} key",
-                                admin_ev, subj, Severity.WARNING))
+            out.append(_finding("R06", f"the uninstaller left an empty {ADMIN_KEY} key "
+                                "(harmless: no values remain)", admin_ev, subj, Severity.INFO))
 
     # Changes outside the AdminDll key.
     rest = [e for e in ev if not is_under(e["key"], ADMIN_KEY)]
@@ -425,9 +438,12 @@ def check_uninstall(ctx: UninstallContext) -> list[Finding]:
     added = [e for e in rest if e["change"] in ("key-added", "value-added")]
     ras = [e for e in added if is_under(e["key"], RAS_KEY) or is_under(e["key"], WOW_RAS_KEY)]
     if ras:
+        empty = all(e["change"] == "key-added" for e in ras)
         out.append(_finding(
-            "R06", "the uninstaller left registration entries behind: "
-            + ", ".join(sorted({e["key"] for e in ras})), ras, subj))
+            "R06", ("the uninstaller left empty keys behind (harmless: no values remain): "
+                    if empty else "the uninstaller left registration entries behind: ")
+            + ", ".join(sorted({e["key"] for e in ras})), ras, subj,
+            Severity.INFO if empty else Severity.ERROR))
     other = [e for e in added if e not in ras]
     if other:
         out.append(_finding(

@@ -31,6 +31,10 @@ class Installer(abc.ABC):
         if not self.path.is_file():
             raise InputError(f"is not a file, expected a {self.kind} installer", where=str(self.path))
 
+    def native_bits(self) -> int | None:
+        """Bitness the installer itself dictates (a DLL's own), or None to use the caller's."""
+        return None
+
     @abc.abstractmethod
     def run(self, env: SetupEnv) -> None:
         """Carry out the installer against ``env``; InputError for input it cannot run."""

@@ -9,6 +9,7 @@ The script runs with :func:`runpy.run_path` as ``__main__`` with:
   run's :class:`~emulator.setup.winfs.WinFS` and copied back afterwards; a 32-bit process
   on a 64-bit OS gets the File System Redirector (System32 -> SysWOW64, S25);
 * ``__file__`` = ``C:\\Setup\\<script name>``, current folder ``C:\\Setup``, ``sys.argv`` = [that path],
+  an empty stdin (the run is unattended: ``input()`` gets EOF),
   and the Windows environment variables of the process bitness (``ProgramFiles``, ``windir``,
   ``PROCESSOR_ARCHITEW6432``...) laid over ``os.environ``.
 
@@ -24,6 +25,7 @@ import contextlib
 import io
 import os
 import runpy
+import stat
 import sys
 import traceback
 from collections.abc import Iterator
@@ -41,8 +43,11 @@ def _environ(values: dict[str, str], wow64: bool) -> Iterator[None]:
     saved = dict(os.environ)
     try:
         os.environ.update(values)
+        # Windows' os.environ matches names case-insensitively (stored upper-cased)
+        os.environ.update({k.upper(): v for k, v in values.items()})
         if not wow64:
             os.environ.pop("PROCESSOR_ARCHITEW6432", None)
+            os.environ.pop("PROCESSOR_ARCHITEW6432".upper(), None)
         yield
     finally:
         os.environ.clear()
@@ -59,7 +64,7 @@ class PythonInstaller(Installer):
         try:
             from pyfakefs.fake_filesystem import OSType
             from pyfakefs.fake_filesystem_unittest import Patcher as FsPatcher
-            from pyfakefs.fake_filesystem_unittest import PatchMode
+            from pyfakefs.fake_io import PatchMode
         except ImportError:
             raise InputError("Python installers need pyfakefs for the fake file system "
                              "(pip install pyfakefs)", where=str(self.path)) from None
@@ -68,6 +73,9 @@ class PythonInstaller(Installer):
         except OSError as exc:
             raise InputError(f"cannot read the installer: {exc.strerror or exc}",
                              where=str(self.path)) from None
+        if FsPatcher.REF_COUNT > 0:  # a pyfakefs session is active and would be reused
+            raise InputError("Python installers cannot run inside another pyfakefs session "
+                             "(stop it first)", where=str(self.path))
         win_script = SETUP_DIR + "\\" + self.path.name
         registry = env.registry
         saved_view = registry.default_view
@@ -82,27 +90,38 @@ class PythonInstaller(Installer):
         try:
             with reg_patcher, _environ(env.environ, env.wow64):
                 fs_patcher.setUp()
-                fs = fs_patcher.fs
-                fake_os = fs_patcher.fake_modules["os"]
+                fs: Any = fs_patcher.fs
+                fake_os: Any = fs_patcher.fake_modules["os"]
                 try:
                     fs.os = OSType.WINDOWS
-                    temp_dirs = {p.upper() for p in self._existing_dirs(fake_os)}
-                    for folder in env.fs.folders():
-                        if not fs.exists(folder):
-                            fs.create_dir(folder)
-                    for entry in env.fs.files():
+                    temp_dirs = {p.upper() for p in self._existing_dirs(fs)}
+                    # create_file makes parent folders: create only the other (leaf) folders
+                    entries = list(env.fs.files())
+                    for entry in entries:
                         fs.create_file(entry.path, contents=entry.data)
-                    if not fs.exists(win_script):
+                    if win_script.upper() not in {e.path.upper() for e in entries}:
                         fs.create_file(win_script, contents=source)
+                    made = [e.path.upper() for e in entries] + [win_script.upper()]
+                    for folder in reversed(env.fs.folders()):  # children before parents
+                        key = folder.upper().rstrip("\\") + "\\"
+                        if not any(m.startswith(key) for m in made):
+                            with contextlib.suppress(FileExistsError):
+                                fs.create_dir(folder)
+                            made.append(key)
                     fake_os.chdir(SETUP_DIR)
                     if env.wow64:
                         self._install_redirector(fs, redirected)
                     sys.argv = [win_script]
-                    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                        self._execute(win_script)
+                    saved_stdin = sys.stdin
+                    sys.stdin = io.StringIO()  # unattended: input() gets EOF, never waits
+                    try:
+                        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                            self._execute(win_script)
+                    finally:
+                        sys.stdin = saved_stdin
                     if "absnormpath" in vars(fs):
                         del fs.absnormpath  # back to the class method
-                    self._harvest(env, fs, fake_os, temp_dirs, redirected, win_script)
+                    self._harvest(env, fs, temp_dirs, redirected, win_script)
                 finally:
                     if "absnormpath" in vars(fs):
                         del fs.absnormpath  # back to the class method
@@ -116,11 +135,23 @@ class PythonInstaller(Installer):
                     str(self.path))
 
     @staticmethod
-    def _existing_dirs(fake_os: Any) -> list[str]:
-        found: list[str] = []
-        for root, dirs, _ in fake_os.walk("C:\\"):
-            found.extend(root.rstrip("\\") + "\\" + d for d in dirs)
-        return found
+    def _tree(fs: Any) -> Iterator[tuple[str, Any]]:
+        """(path, object) of every folder and file under C:\\ (object tree walk, no path parsing)."""
+        from pyfakefs.fake_file import FakeDirectory
+
+        stack = [("C:", fs.get_object("C:\\"))]
+        while stack:
+            path, folder = stack.pop()
+            for name, obj in folder.entries.items():
+                full = path + "\\" + name
+                yield full, obj
+                if isinstance(obj, FakeDirectory):
+                    stack.append((full, obj))
+
+    @classmethod
+    def _existing_dirs(cls, fs: Any) -> list[str]:
+        """Paths pyfakefs made itself (its temp folder and the link to it)."""
+        return [p for p, _ in cls._tree(fs)]
 
     def _execute(self, win_script: str) -> None:
         try:
@@ -159,36 +190,36 @@ class PythonInstaller(Installer):
 
         fs.absnormpath = absnormpath
 
-    def _harvest(self, env: SetupEnv, fs: Any, fake_os: Any, temp_dirs: set[str],
+    def _harvest(self, env: SetupEnv, fs: Any, temp_dirs: set[str],
                  redirected: dict[str, str], win_script: str) -> None:
         """Copy the fake file system's files and folders back into ``env.fs``."""
         before = {e.path.upper(): e for e in env.fs.files()}
         files: dict[str, FileEntry] = {}
         folders: list[str] = []
-        for root, dirs, names in fake_os.walk("C:\\"):
-            for d in dirs:
-                full = root.rstrip("\\") + "\\" + d
-                if full.upper() in temp_dirs or any(full.upper().startswith(t + "\\")
-                                                    for t in temp_dirs):
-                    continue
-                folders.append(full)
-            if root.upper() in temp_dirs or any(root.upper().startswith(t + "\\")
-                                                for t in temp_dirs):
+        from pyfakefs.fake_file import FakeDirectory
+
+        known = {f.upper() for f in env.fs.folders()}
+        for full, obj in self._tree(fs):
+            if full.upper() in temp_dirs and full.upper() not in known and \
+                    full.upper() not in before:
+                continue  # pyfakefs's own temp folder and link
+            if stat.S_ISLNK(obj.st_mode):
                 continue
-            for name in names:
-                full = root.rstrip("\\") + "\\" + name
-                if full.upper() == win_script.upper() and full.upper() not in before:
-                    continue
-                data = fs.get_object(full).byte_contents or b""
-                old = before.get(full.upper())
-                if old is not None and old.data == data:
-                    files[full.upper()] = old
-                    continue
-                requested = redirected.get(full.upper(), full)
-                files[full.upper()] = FileEntry(full, data, requested, env.bits)
-                env.log.add("action", f"wrote {requested}"
-                            + (f" (File System Redirector: written to {full})"
-                               if requested != full else ""), str(self.path))
+            if isinstance(obj, FakeDirectory):
+                folders.append(full)
+                continue
+            if full.upper() == win_script.upper() and full.upper() not in before:
+                continue
+            data = obj.byte_contents or b""
+            old = before.get(full.upper())
+            if old is not None and old.data == data:
+                files[full.upper()] = old
+                continue
+            requested = redirected.get(full.upper(), full)
+            files[full.upper()] = FileEntry(full, data, requested, env.bits)
+            env.log.add("action", f"wrote {requested}"
+                        + (f" (File System Redirector: written to {full})"
+                           if requested != full else ""), str(self.path))
         gone = sorted(set(before) - set(files))
         for key in gone:
             env.log.add("action", f"deleted {before[key].path}", str(self.path))

@@ -8,9 +8,10 @@ and cmd.exe's documented behaviour; no code copied):
   (case-insensitive; an undefined one expands to nothing, as in a batch file, and is noted).
   Then ``^`` escapes the next character outside quotes; ``&``, ``&&`` and ``||`` chain
   commands; ``>``/``2>&1`` redirections are dropped; ``|`` pipes are skipped.
-* Supported: ``@echo off``, ``rem``, ``::``, ``set NAME=VALUE``, ``cd``/``pushd``/``popd``,
+* Supported: ``@echo off``, ``rem``, ``::``, ``set NAME=VALUE``, ``cd``/``pushd``/``popd``, one-line
+  ``if [/i] [not] exist|defined|errorlevel|A==B command``,
   ``mkdir``/``md``, ``copy``, ``xcopy`` (single files), ``del``/``erase``, ``rmdir``/``rd``,
-  ``exit``, and ``reg add|delete|import`` (``reg.exe``, also by full path; a path through
+  ``exit``, ``regedit [/s] file.reg``, and ``reg add|delete|import`` (``reg.exe``, also by full path; a path through
   ``Sysnative`` runs the 64-bit reg.exe, through ``SysWOW64`` the 32-bit one).
 * Everything else is listed in the log as skipped, with the reason.
 * reg.exe's own arguments are split like the C runtime does (``\\"`` is a literal quote, so
@@ -26,6 +27,7 @@ delete, a missing copy source) are logged as ``failed`` and the script goes on, 
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +70,9 @@ _ADD_USAGE: Final = ("reg add <keyname> [/v valuename | /ve] [/t datatype] [/s s
                      "[/d data] [/f] [/reg:32 | /reg:64]")
 _DELETE_USAGE: Final = "reg delete <keyname> [/v valuename | /ve | /va] [/f] [/reg:32 | /reg:64]"
 _IMPORT_USAGE: Final = "reg import <file> [/reg:32 | /reg:64]"
+
+
+_COMPARE: Final = re.compile(r'\s*("[^"]*"|[^\s=]+)\s*==\s*("[^"]*"|[^\s=]+)\s*(.*)$')
 
 
 class _ScriptError(Exception):
@@ -139,7 +144,7 @@ def expand_percent(text: str, variables: dict[str, str], script: str,
 def _arg0(script: str, mods: str) -> str:
     if not mods or mods == "f":
         return script
-    drive, _, rest = script.partition("\\")
+    drive = script.partition("\\")[0]
     folder = parent(script)
     name = basename(script)
     stem, dot, ext = name.rpartition(".")
@@ -302,7 +307,11 @@ class RegExeScript(Installer):
 
     def run(self, env: SetupEnv) -> None:
         """Run the script line by line against ``env``."""
-        raw = self.path.read_bytes()
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read the script: {exc.strerror or exc}",
+                             where=str(self.path)) from None
         if raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         try:
@@ -322,6 +331,7 @@ class _Runner:
         self.cwd = SETUP_DIR
         self.dirstack: list[str] = []
         self.line = _Line(0, self.file)
+        self.errorlevel = 0
         self.commands: dict[str, Callable[[str], bool]] = {
             "set": self.do_set, "cd": self.do_cd, "chdir": self.do_cd, "pushd": self.do_pushd,
             "popd": self.do_popd, "mkdir": self.do_mkdir, "md": self.do_mkdir,
@@ -390,6 +400,7 @@ class _Runner:
                 continue
             if command:
                 ok = self.run_command(command)
+                self.errorlevel = 0 if ok else 1
 
     def run_command(self, command: str) -> bool:
         command = command.lstrip("@").strip()
@@ -406,13 +417,62 @@ class _Runner:
         name = basename(word).lower()
         if name in ("reg", "reg.exe"):
             return self.do_reg(word, rest)
+        if name in ("regedit", "regedit.exe"):
+            return self.do_regedit(word, rest, command)
         if name in ("regsvr32", "regsvr32.exe"):
             return self.skipped(command, "regsvr32 is not modelled in scripts; validate the DLL "
                                          "itself as a self-registering installer (.dll)")
+        if low == "if":
+            return self.do_if(rest, command)
         handler = self.commands.get(low)
         if handler is None:
             return self.skipped(command, "not a reg.exe, copy or folder command; not modelled")
         return handler(rest)
+
+    def do_if(self, rest: str, command: str) -> bool:
+        """``if [/i] [not] exist PATH|defined NAME|errorlevel N|A==B COMMAND`` (no blocks)."""
+        text = rest.strip()
+        fold_case = text.lower().startswith("/i ")
+        if fold_case:
+            text = text[3:].lstrip()
+        negate = text.lower().startswith("not ")
+        if negate:
+            text = text[4:].lstrip()
+        word, after = _first_word(text)
+        kind = word.lower()
+        if kind == "exist":
+            target, then = _first_word(after)
+            if not target:
+                raise _ScriptError("if exist: expected a path and a command")
+            path = self.winpath(target)
+            cond = self.env.fs.exists(path, self.env.bits) or self.env.fs.isdir(path, self.env.bits)
+        elif kind == "defined":
+            name, then = _first_word(after)
+            cond = name.upper() in {k.upper() for k in self.vars}
+        elif kind == "errorlevel":
+            number, then = _first_word(after)
+            try:
+                cond = self.errorlevel >= int(number)
+            except ValueError:
+                raise _ScriptError(f"if errorlevel: expected a number, got {number!r}") from None
+        else:
+            m = _COMPARE.match(text)
+            if m is None:
+                return self.skipped(command, "this form of 'if' is not modelled (only exist, "
+                                             "defined, errorlevel and ==)")
+            a, b, then = m.group(1), m.group(2), m.group(3)
+            cond = a.lower() == b.lower() if fold_case else a == b
+        if negate:
+            cond = not cond
+        then = then.strip()
+        if not then:
+            raise _ScriptError("if: expected a command after the condition")
+        if then.startswith("("):
+            return self.skipped(command, "parenthesised blocks are not modelled")
+        self.note(f"if condition is {'true' if cond else 'false'}")
+        if not cond:
+            return True
+        return self.run_command(then)
 
     # -- paths
     def winpath(self, text: str) -> str:
@@ -502,7 +562,7 @@ class _Runner:
         if data is None:
             return self.failed(f"{cmd}: the source {src} does not exist")
         dst = self.winpath(dst_text) if dst_text is not None else self.cwd
-        if dst_text is not None and dst_text.rstrip().endswith(("\\", "/")) or fs.isdir(dst, bits):
+        if (dst_text is not None and dst_text.rstrip().endswith(("\\", "/"))) or fs.isdir(dst, bits):
             folder = dst
             dst = normalize(dst + "\\" + basename(src))
         else:
@@ -742,6 +802,19 @@ class _Runner:
             return self.failed(f"reg delete {key}: the system was unable to find the specified "
                                "registry key or value (exit code 1)")
         return True
+
+    def do_regedit(self, exe: str, rest: str, command: str) -> bool:
+        """``regedit [/s] FILE.reg``: import like ``reg import`` (the script's bitness picks the view)."""
+        words = cmd_words(rest)
+        flags = {w.lower() for w in words if w.startswith("/")}
+        files = [w for w in words if not w.startswith("/")]
+        if flags - {"/s"}:
+            return self.skipped(command, "only 'regedit [/s] file.reg' (import) is modelled")
+        if len(files) != 1:
+            raise _ScriptError("regedit: expected regedit [/s] FILE.reg")
+        if "/s" not in flags:
+            self.note("regedit without /s asks for confirmation; assumed Yes")
+        return self.reg_import([files[0]], self.reg_bits(exe))
 
     def reg_import(self, args: list[str], bits: int) -> bool:
         if not args or args[0].startswith("/"):

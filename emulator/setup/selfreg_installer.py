@@ -1,7 +1,11 @@
 """Self-registering PE DLLs: DllRegisterServer / DllUnregisterServer run in the PE emulator.
 
-This kind needs :mod:`emulator.loaders.pe.selfreg` (written separately). When that module is
-missing or lacks ``run_selfreg``, running this installer is an InputError saying so.
+Modelled as ``regsvr32 %windir%\\System32\\<name>.dll``: the DLL file is placed (natively, no
+redirection) at ``C:\\Windows\\System32\\<name>`` -- the path the emulator reports to
+GetModuleFileName -- and the export runs through :mod:`emulator.loaders.pe.selfreg` with the
+run's registry, at the DLL's own bitness. A failed HRESULT or a crash is logged as ``failed``
+(the checks then show what was or was not registered); a DLL that cannot be loaded or lacks
+the export is an InputError.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from typing import Any
 from emulator.errors import InputError
 from emulator.setup.env import SetupEnv
 from emulator.setup.installers import Installer
+from emulator.setup.pe import pe_header
+from emulator.setup.winfs import SYSTEM32
 
 
 class SelfRegInstaller(Installer):
@@ -24,8 +30,13 @@ class SelfRegInstaller(Installer):
         super().__init__(path)
         self.unregister = unregister
 
+    def native_bits(self) -> int | None:
+        """The DLL's own bitness (regsvr32 of the matching bitness runs it)."""
+        head = pe_header(self.path.read_bytes())
+        return head.bits if head is not None else None
+
     def run(self, env: SetupEnv) -> None:
-        """Run the export through selfreg.py; InputError when that component is not available."""
+        """Place the DLL in System32 and run the export; InputError when selfreg is unavailable."""
         try:
             module: Any = importlib.import_module("emulator.loaders.pe.selfreg")
         except ImportError:
@@ -33,11 +44,30 @@ class SelfRegInstaller(Installer):
                 "self-registering DLL installers are not available in this build: "
                 "emulator.loaders.pe.selfreg is missing; use a .reg, .cmd or .py installer",
                 where=str(self.path)) from None
-        runner = getattr(module, "run_selfreg", None)
-        if runner is None:
-            raise InputError(
-                "self-registering DLL installers are not available: emulator.loaders.pe.selfreg "
-                "has no run_selfreg(path, registry, *, bitness, unregister)", where=str(self.path))
-        runner(self.path, env.registry, bitness=env.bits, unregister=self.unregister)
-        what = "DllUnregisterServer" if self.unregister else "DllRegisterServer"
-        env.log.add("action", f"called {what} of {self.path.name}", str(self.path))
+        data = self.path.read_bytes()
+        head = pe_header(data)
+        if head is None or head.bits is None:
+            raise InputError("not an x86 or x64 PE DLL, expected a self-registering DLL",
+                             where=str(self.path))
+        if head.bits == 64 and env.os_bits == 32:
+            raise InputError("a 64-bit DLL cannot be registered on a 32-bit profile",
+                             where=str(self.path))
+        target = SYSTEM32 + "\\" + self.path.name
+        if not self.unregister:
+            env.fs.write(target, data, 64)
+            env.log.add("action", f"copied {self.path.name} to {target}", str(self.path))
+        export = "DllUnregisterServer" if self.unregister else "DllRegisterServer"
+        result = module.run_export(self.path, env.registry, export, bitness=head.bits)
+        for line in result.debug_output:
+            env.log.add("output", str(line), str(self.path))
+        if result.fault is not None:
+            env.log.add("failed", f"{export} crashed: {result.fault.kind}: {result.fault.message}",
+                        str(self.path))
+        elif not result.succeeded:
+            env.log.add("failed", f"{export} returned HRESULT {result.returned:#010x}",
+                        str(self.path))
+        else:
+            env.log.add("action", f"regsvr32{' /u' if self.unregister else ''} {target}: {export} "
+                        f"returned S_OK ({head.bits}-bit DLL)", str(self.path))
+        if self.unregister and env.fs.delete(target, 64):
+            env.log.add("action", f"deleted {target}", str(self.path))

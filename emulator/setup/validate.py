@@ -164,14 +164,17 @@ def validate_installer(
     input (missing files, unknown profile or seed, installer syntax errors or crashes).
     """
     prof = get_profile(profile)
-    bits = prof.bitness if installer_bits is None else installer_bits
+    installer = installer_for(install, reg32=reg32)
+    uninstaller = installer_for(uninstall, reg32=reg32, unregister=True) if uninstall else None
+    bits = installer_bits
+    if bits is None:
+        native = installer.native_bits()
+        bits = native if native is not None and native <= prof.bitness else prof.bitness
     if bits not in (32, 64):
         raise InputError(f"installer bitness must be 32 or 64, not {bits!r}", where="installer-bits")
     if bits == 64 and prof.bitness == 32:
         raise InputError(f"a 64-bit installer cannot run on the 32-bit profile {prof.name}",
                          where="installer-bits")
-    installer = installer_for(install, reg32=reg32)
-    uninstaller = installer_for(uninstall, reg32=reg32, unregister=True) if uninstall else None
     dll_path = None
     if dll is not None:
         dll_path = Path(dll)

@@ -73,7 +73,7 @@ def test_scenario_typos_name_the_field(tmp_path: Path) -> None:
 
 
 def test_usage_errors() -> None:
-    assert "--format" in one_error_line(rasemu("check", "--format", "html", GOOD))
+    assert "--format" in one_error_line(rasemu("check", "--format", "pdf", GOOD))
     assert "--loader" in one_error_line(rasemu("check", "--loader", "wine", GOOD))
     assert "PATH" in one_error_line(rasemu("check"))
     assert "--scenario" in one_error_line(rasemu("run", GOOD))

@@ -199,7 +199,8 @@ def test_close_is_clean_and_idempotent(tmp_path: Path) -> None:
         "def MprAdminInitializeDll():\n    return 0\n\n"
         f"def rasemu_detach():\n    open({str(marker)!r}, 'w').close()\n"
     )
-    dll = IsolatedDll("python", str(src))
+    # reuse=False: the child ends with the DLL (a pooled child is covered in test_pool.py)
+    dll = IsolatedDll("python", str(src), reuse=False)
     child = dll._child
     assert child is not None
     dll.close()
@@ -208,3 +209,8 @@ def test_close_is_clean_and_idempotent(tmp_path: Path) -> None:
     assert child.proc.returncode == 0
     with pytest.raises(RuntimeError):
         dll.handle_call(Call("MprAdminInitializeDll"))
+    pooled = IsolatedDll("python", str(src))
+    marker.unlink()
+    pooled.close()
+    pooled.close()
+    assert marker.exists()  # detached before close() returned, though the child lives on

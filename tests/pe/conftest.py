@@ -33,14 +33,17 @@ def _cache_dir() -> Path:
     return d
 
 
-def build_testdll(bits: int, *defines: str, ws2: str | None = None) -> Path:
+def build_testdll(
+    bits: int, *defines: str, ws2: str | None = None, deffile: str | None = None
+) -> Path:
     """Compile testdll.c for ``bits`` with ``-D`` ``defines``; ``ws2`` = "ordinal" or "delay"
-    links ws2_32 htonl/ntohl by ordinal (an import library made from a .def file) or delay-loaded."""
+    links ws2_32 htonl/ntohl by ordinal (an import library made from a .def file) or delay-loaded;
+    ``deffile`` (in csrc/) replaces the export list."""
     gcc = GCC[bits]
     if shutil.which(gcc) is None:
         pytest.skip(f"{gcc} not installed")
     src = (CSRC / "testdll.c").read_bytes()
-    key = hashlib.sha256(src + repr((bits, defines, ws2)).encode()).hexdigest()[:16]
+    key = hashlib.sha256(src + repr((bits, defines, ws2, deffile)).encode()).hexdigest()[:16]
     out = _cache_dir() / f"testdll{bits}-{key}.dll"
     if out.exists():
         return out
@@ -58,6 +61,8 @@ def build_testdll(bits: int, *defines: str, ws2: str | None = None) -> Path:
             capture_output=True,
         )
         cmd.append(str(absent))
+        if deffile is not None:
+            cmd.append(str(CSRC / deffile))
         if ws2 is not None:
             deffile = CSRC / ("ws2_32.def" if bits == 32 else "ws2.def")
             lib = Path(tmp) / "libws.a"
@@ -94,3 +99,36 @@ def testdll(bits: int) -> Iterator[PeDll]:
     dll = PeLoader().load(str(build_testdll(bits)), bitness=bits)
     yield dll
     dll.close()
+
+
+def build_ucrtdll(bits: int) -> Path:
+    """csrc/ucrtdll.c linked against the UCRT import library (api-ms-win-crt-*), no CRT startup."""
+    gcc = GCC[bits]
+    if shutil.which(gcc) is None:
+        pytest.skip(f"{gcc} not installed")
+    src = (CSRC / "ucrtdll.c").read_bytes()
+    key = hashlib.sha256(src + repr(bits).encode()).hexdigest()[:16]
+    out = _cache_dir() / f"ucrtdll{bits}-{key}.dll"
+    if out.exists():
+        return out
+    entry = "DllEntry" if bits == 64 else "_DllEntry@12"
+    with tempfile.TemporaryDirectory() as tmp:
+        dll = Path(tmp) / "u.dll"
+        cmd = [
+            gcc,
+            "-shared",
+            "-O2",
+            "-nostartfiles",
+            "-e",
+            entry,
+            "-o",
+            str(dll),
+            str(CSRC / "ucrtdll.c"),
+        ]
+        if bits == 32:
+            cmd.append("-Wl,--kill-at")
+        subprocess.run([*cmd, "-lucrt", "-lkernel32"], check=True, capture_output=True)
+        tmp_out = out.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(dll, tmp_out)
+        os.replace(tmp_out, out)
+    return out

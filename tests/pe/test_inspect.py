@@ -73,3 +73,9 @@ def test_wrong_input_is_one_line(
     assert code == 2 and out == ""
     assert err.startswith("rasemu: error: ") and err.count("\n") == 1
     assert str(target) in err
+
+
+def test_forwarded_export_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "inspect", str(build_testdll(64, deffile="fwd.def")))
+    assert "TickForwarded  -> kernel32.GetTickCount" in out
+    assert "forwarded to kernel32.GetTickCount" in out

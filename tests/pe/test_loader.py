@@ -219,6 +219,9 @@ def test_crash_reports_disassembly_and_dll_stays_usable(bits: int) -> None:
         ("TestCrash", (0x10,), "crash", "read of 0x10"),
         ("TestDivide", (7, 0), "crash", "division by zero"),
         ("TestRecurse", (1,), "crash", "stack overflow"),
+        ("TestTrap", (), "crash", "invalid instruction"),
+        ("TestBreak", (), "exception", "breakpoint"),
+        ("TestDoubleFree", (), "crash", "double free"),
     ],
 )
 def test_fault_kinds(
@@ -227,7 +230,8 @@ def test_fault_kinds(
     r = testdll.handle_call(Call(export, args))
     assert r.fault is not None and r.fault.kind == kind
     assert text in r.fault.message
-    assert r.fault.detail["disassembly"]
+    if r.fault.detail.get("caller") != 0x100000:  # x64 tail calls return straight to the host
+        assert r.fault.detail["disassembly"]
     ok = testdll.handle_call(Call("TestDivide", (7, 2)))
     assert ok.fault is None and ok.returned == 3
 
@@ -409,3 +413,108 @@ def test_bad_pointer_passed_to_an_api_is_a_crash_in_that_api(testdll: PeDll) -> 
     assert r.fault.detail["api"] == "msvcrt.dll!strlen"
     assert r.fault.detail["symbol"].startswith("testdll")  # the calling site inside the DLL
     assert testdll.handle_call(Call("TestBadStrlen", (0,))).fault is not None
+
+
+def test_close_runs_process_detach(bits: int) -> None:
+    dll = PeLoader().load(str(build_testdll(bits)), bitness=bits)
+    dll.close()
+    assert dll.unload_debug_output == ("detached",)
+    assert dll.unload_fault is None
+
+
+def test_private_heap_handles_are_tracked(testdll: PeDll) -> None:
+    base = testdll.resource_usage()
+    assert base is not None and base.handles == 0
+    assert testdll.handle_call(Call("TestPrivateHeap", (0,))).returned == 1
+    used = testdll.resource_usage()
+    assert used is not None and used.handles == 1 and used.heap_blocks == base.heap_blocks + 1
+    assert any(v.startswith("heap from kernel32.dll!HeapCreate") for v in used.sites.values())
+    testdll.handle_call(Call("TestPrivateHeap", (1,)))  # HeapDestroy frees its blocks too
+    back = testdll.resource_usage()
+    assert back is not None and (back.handles, back.heap_blocks) == (0, base.heap_blocks)
+
+
+def test_forwarded_exports_are_reported(bits: int) -> None:
+    dll = PeLoader().load(str(build_testdll(bits, deffile="fwd.def")), bitness=bits)
+    try:
+        assert dll.forwarded_exports == (("TickForwarded", "kernel32.GetTickCount"),)
+        assert dll.export_address("TickForwarded") is None
+        assert dll.export_address("RasAdminGetIpAddressForUser") is not None
+    finally:
+        dll.close()
+
+
+def test_ucrt_api_set_imports(bits: int) -> None:
+    from tests.pe.conftest import build_ucrtdll
+
+    dll = PeLoader().load(str(build_ucrtdll(bits)), bitness=bits)
+    try:
+        dlls = {i.dll.lower() for i in dll.image.imports}
+        assert any(d.startswith("api-ms-win-crt-") for d in dlls)
+        assert dll.missing_imports == ()
+        emu = dll._emu
+        assert emu is not None
+        buf = emu.heap.alloc(128, heap=0, site=0, api="test")
+        # _snwprintf is inline in the UCRT headers: __stdio_common_vswprintf does the work
+        assert dll.handle_call(Call("UcrtFormat", (buf, 64))).returned == 12
+        assert emu.mem.wstr(buf) == "ucrt-42-hs-2"
+        assert dll.handle_call(Call("UcrtFormat", (buf, 5))).returned == 0xFFFFFFFF  # truncated: -1
+    finally:
+        dll.close()
+
+
+def test_sections_keep_their_protection(testdll: PeDll) -> None:
+    r = testdll.handle_call(Call("TestWriteCode"))
+    assert r.fault is not None and r.fault.kind == "crash"
+    assert r.fault.detail["access"] == "write"
+    assert r.fault.detail["address"] == testdll.export_address("TestInUse")
+
+
+def test_clobbered_xmm_register_detected_on_x64() -> None:
+    dll = PeLoader().load(str(build_testdll(64)), bitness=64)
+    try:
+        r = dll.handle_call(Call("TestClobberXmm"))
+        assert [(i.rule, i.detail["register"]) for i in r.issues] == [("R52", "XMM7")]
+        assert r.issues[0].detail["after"] == (1 << 128) - 1
+        assert dll.handle_call(Call("TestInUse")).issues == ()
+    finally:
+        dll.close()
+
+
+def test_nt4_accept_with_parameter_array(good: PeDll, bits: int) -> None:
+    port = structs.NT4_RAS_PORT_1()
+    stats = structs.RAS_PORT_STATISTICS()
+    params = [structs.RAS_PARAMETERS(P_Key="MAXCONNECTBPS", P_Type=0)]
+    r = good.handle_call(Call("RasAdminAcceptNewConnection", (port, stats, params)))
+    assert r.fault is None and r.returned == 1 and r.modified_inputs == ()
+    assert good.handle_call(Call("RasemuTestConnectionCount")).returned == 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_corrupt_images_give_load_errors_not_tracebacks(tmp_path: Path, seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    original = prebuilt("good", 64 if seed % 2 else 32).read_bytes()
+    pe = int.from_bytes(original[0x3C:0x40], "little")
+    outcomes = {"loaded": 0, "refused": 0}
+    for n in range(12):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 6)):  # hit the headers and directories where it hurts
+            pos = (
+                rng.randrange(pe, min(len(data), pe + 0x400))
+                if rng.random() < 0.7
+                else rng.randrange(len(data))
+            )
+            data[pos] = rng.randrange(256)
+        path = tmp_path / f"corrupt{n}.dll"
+        path.write_bytes(bytes(data))
+        try:
+            dll = PeLoader(load_timeout=0.5).load(str(path))
+        except LoadError as exc:
+            assert str(path) in str(exc)
+            outcomes["refused"] += 1
+        else:
+            outcomes["loaded"] += 1
+            dll.close()
+    assert sum(outcomes.values()) == 12

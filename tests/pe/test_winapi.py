@@ -52,3 +52,54 @@ def test_registration_errors() -> None:
             api("TEST-RASEMU.dll", "Bar")(lambda ctx: 0)
     finally:
         REGISTRY.pop(("test-rasemu.dll", "Bar"), None)
+
+
+def test_msvc_startup_imports_are_covered() -> None:
+    # what MSVC /MD DLL startup code imports (notes section 3), by the DLL names it uses
+    needed = {
+        "VCRUNTIME140.dll": [
+            "memset",
+            "memcpy",
+            "__C_specific_handler",
+            "__std_type_info_destroy_list",
+        ],
+        "api-ms-win-crt-runtime-l1-1-0.dll": [
+            "_initterm",
+            "_initterm_e",
+            "_seh_filter_dll",
+            "_initialize_onexit_table",
+            "_register_onexit_function",
+            "_execute_onexit_table",
+            "_cexit",
+            "_configure_narrow_argv",
+            "_initialize_narrow_environment",
+            "_crt_atexit",
+        ],
+        "api-ms-win-crt-heap-l1-1-0.dll": ["malloc", "free", "calloc", "_callnewh"],
+        "api-ms-win-crt-stdio-l1-1-0.dll": [
+            "__stdio_common_vswprintf",
+            "__acrt_iob_func",
+            "__stdio_common_vfprintf",
+        ],
+        "KERNEL32.dll": [
+            "GetSystemTimeAsFileTime",
+            "GetCurrentProcessId",
+            "GetCurrentThreadId",
+            "QueryPerformanceCounter",
+            "IsDebuggerPresent",
+            "InitializeSListHead",
+            "IsProcessorFeaturePresent",
+            "DisableThreadLibraryCalls",
+            "RtlCaptureContext",
+            "RtlLookupFunctionEntry",
+            "RtlVirtualUnwind",
+            "UnhandledExceptionFilter",
+            "SetUnhandledExceptionFilter",
+            "TerminateProcess",
+            "GetCurrentProcess",
+        ],
+    }
+    missing = [
+        f"{dll}!{n}" for dll, names in needed.items() for n in names if lookup(dll, n) is None
+    ]
+    assert missing == []

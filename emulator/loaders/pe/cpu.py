@@ -187,10 +187,12 @@ class _Watchdog:
                     self._cond.wait()
                 emus = list(self._emus)
             now = time.monotonic()
+            busy = False
             for emu in emus:
-                emu._watch(now)
+                busy = emu._watch(now) or busy
             del emus
-            time.sleep(0.005)
+            # poll fast only while a call runs; an idle host costs 20 wake-ups per second
+            time.sleep(0.005 if busy else 0.05)
 
 
 _WATCHDOG = _Watchdog()
@@ -228,7 +230,8 @@ def _module_key(name: str) -> str:
 class Emulator:
     """A fresh emulated process with ``image`` mapped at ``base``, imports bound, TLS ready.
 
-    :meth:`attach` runs TLS callbacks and DllMain; :meth:`call` runs one guest function.
+    :meth:`call` runs one guest function (the loader uses it for TLS callbacks, DllMain and
+    exports); the object also serves the API handlers (:class:`~.winapi.Services`).
     """
 
     def __init__(
@@ -250,6 +253,7 @@ class Emulator:
         self.mem = Memory(self.uc)
         self.proc = Process()
         self.missing: list[str] = []
+        # stub address -> (handler, argument count, label, ret64, x86 stack unpacker)
         self._dispatch: dict[
             int, tuple[Callable[..., int | None], int, str, bool, struct.Struct]
         ] = {}
@@ -462,10 +466,11 @@ class Emulator:
             self.uc.mem_write(addr, code)
         else:
             assert spec.handler is not None
-            pop = 4 * spec.argc if (not self.x64 and spec.conv == "stdcall") else 0
+            argc = spec.argc if self.x64 or spec.argc32 is None else spec.argc32
+            pop = 4 * argc if (not self.x64 and spec.conv == "stdcall") else 0
             addr = self._new_stub(pop)
-            unpack = struct.Struct(f"<{spec.argc + 1}I") if not self.x64 else struct.Struct("<Q")
-            self._dispatch[addr] = (spec.handler, spec.argc, label, spec.ret64, unpack)
+            unpack = struct.Struct(f"<{argc + 1}I") if not self.x64 else struct.Struct("<Q")
+            self._dispatch[addr] = (spec.handler, argc, label, spec.ret64, unpack)
             fast = spec.code64 if self.x64 else spec.code32
             if fast:
                 # guest-code fast path in front of the Python handler (see winapi docs)
@@ -556,6 +561,7 @@ class Emulator:
         rv = self._rv
         try:
             if self.x64:
+                # all four argument registers: handlers may read varargs through ctx.arg/varargs
                 _lib.uc_reg_read_batch(uch, self._argregs, self._argptrs, 5)
                 sp, *regs = _unpack(self._argvals, 5)
                 ctx._regargs = regs
@@ -677,11 +683,13 @@ class Emulator:
         self._ncanary = len(canaries)
         self._dirty = True  # canaries must be (re)written before the next call
 
-    def _watch(self, now: float) -> None:
+    def _watch(self, now: float) -> bool:
+        """Stop the emulation if it overran its deadline; True while a call is running."""
         with self._lock:
             if self._running and now > self._deadline:
                 self._timed_out = True
                 _lib.uc_emu_stop(self._uh)
+            return self._running
 
     def call(self, addr: int, args: Sequence[int], *, timeout: float) -> Outcome:
         """Call guest ``addr`` with integer ``args`` (stdcall/x64 layout) and run until it returns."""

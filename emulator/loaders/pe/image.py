@@ -143,10 +143,8 @@ def parse_pe(path: str | os.PathLike[str], data: bytes | None = None) -> PeImage
         ) from None
     except Exception as exc:  # pefile raises assorted errors on truncated/corrupt input
         raise LoadError(f"corrupt PE image ({exc}); expected a Windows DLL", where=where) from None
-    try:
-        return _build(pe, where, data)
-    finally:
-        pe.close()
+    # no pe.close(): we passed bytes (nothing to unmap) and close() runs a full gc.collect()
+    return _build(pe, where, data)
 
 
 def _build(pe: pefile.PE, where: str, data: bytes) -> PeImage:

@@ -139,9 +139,12 @@ class PeDll(AdminDll):
         self.load_seconds = 0.0
         #: debug output written during unload (set by close)
         self.unload_debug_output: tuple[str, ...] = ()
+        #: why DLL_PROCESS_DETACH did not complete, if it did not (set by close)
+        self.unload_fault: CallFault | None = None
         self._plans: dict[tuple[str | int, str | None], _Plan] = {}
         self._lock = threading.RLock()
         self._closed = False
+        self._dead: LoadError | None = None
         self._emu: Emulator | None = None
         self._emu = self._boot()
 
@@ -167,9 +170,20 @@ class PeDll(AdminDll):
 
     def _boot(self) -> Emulator:
         t0 = time.perf_counter()
-        emu = Emulator(
-            self.image, base=self.base, module_name=self.module_name, instruction_budget=self.budget
-        )
+        try:
+            emu = Emulator(
+                self.image,
+                base=self.base,
+                module_name=self.module_name,
+                instruction_budget=self.budget,
+            )
+        except LoadError:
+            raise
+        except Exception as exc:  # a corrupt image: offsets outside it, bad directories, ...
+            raise LoadError(
+                f"cannot map the image ({type(exc).__name__}: {exc}); the PE file looks corrupt",
+                where=self.path,
+            ) from None
         self.missing_imports = tuple(emu.missing)
         try:
             for cb in emu.tls_callbacks():
@@ -211,7 +225,10 @@ class PeDll(AdminDll):
         if old is not None:
             old.close()
         self.reloads += 1
-        self._emu = self._boot()
+        try:
+            self._emu = self._boot()
+        except LoadError as exc:  # reported by the next call, not by the one that faulted
+            self._dead = exc
 
     # -- AdminDll -----------------------------------------------------------------------------
     @property
@@ -282,6 +299,10 @@ class PeDll(AdminDll):
         """Marshal, run, check conventions (R50-R52), read outputs, detect [in] writes (R69)."""
         with self._lock:
             t0 = time.perf_counter()
+            if self._dead is not None:
+                raise LoadError(
+                    f"reloading after a fault failed: {self._dead.message}", where=self.path
+                )
             if self._closed or self._emu is None:
                 raise RuntimeError(f"{self.path}: the DLL is closed")
             plan = self._plan(call)
@@ -478,13 +499,18 @@ class PeDll(AdminDll):
         pc = d.get("pc", out.pc)
         if "api" in d:
             caller = d.get("caller", 0)
-            where = symbolize(self.image, self.base, self.module_name, caller)
+            if caller == STUBS:  # the export tail-called the API: its return address is ours
+                where = f"{plan.name}, as a tail call"
+            else:
+                where = symbolize(self.image, self.base, self.module_name, caller)
             message = f"{message} (called from {where})"
             d["caller_symbol"] = where
             pc = caller
         if isinstance(pc, int) and pc and pc != STUBS:
             d["pc"] = pc
             d["symbol"] = symbolize(self.image, self.base, self.module_name, pc)
+            if "api" not in d and not d["symbol"].startswith("0x"):
+                message = f"{message} ({d['symbol']})"
             if kind in ("crash", "exception", "timeout"):
                 d["disassembly"] = disassemble(emu.mem.read, pc, self.bits)
         return CallFault(kind, f"{plan.name}: {message}", d)  # type: ignore[arg-type]
@@ -522,20 +548,29 @@ class PeDll(AdminDll):
             self._emu = None
             if emu is None:
                 return
+            steps: list[tuple[str, int, tuple[int, ...]]] = [
+                ("TLS callback", cb, (self.base, DLL_PROCESS_DETACH, 0))
+                for cb in emu.tls_callbacks()
+            ]
+            if self.image.entry_rva:
+                steps.append(
+                    (
+                        "DllMain",
+                        self.base + self.image.entry_rva,
+                        (self.base, DLL_PROCESS_DETACH, 0),
+                    )
+                )
+            steps += [("atexit function", fn, ()) for fn in reversed(emu.proc.onexit)]
             try:
-                for cb in emu.tls_callbacks():
-                    if emu.call(
-                        cb, (self.base, DLL_PROCESS_DETACH, 0), timeout=self.load_timeout
-                    ).fault:
-                        return
-                if self.image.entry_rva:
-                    entry = self.base + self.image.entry_rva
-                    if emu.call(
-                        entry, (self.base, DLL_PROCESS_DETACH, 0), timeout=self.load_timeout
-                    ).fault:
-                        return
-                for fn in reversed(emu.proc.onexit):
-                    if emu.call(fn, (), timeout=self.load_timeout).fault:
+                for what, addr, args in steps:
+                    out = emu.call(addr, args, timeout=self.load_timeout)
+                    if out.fault is not None:
+                        kind, message, detail = out.fault
+                        self.unload_fault = CallFault(
+                            kind,  # type: ignore[arg-type]
+                            f"{what} (DLL_PROCESS_DETACH): {message}",
+                            dict(detail),
+                        )
                         return
             finally:
                 self.unload_debug_output = tuple(emu.proc.debug)

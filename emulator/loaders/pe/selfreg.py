@@ -17,7 +17,7 @@ from typing import Any
 from emulator.conformance.findings import Finding, Severity
 from emulator.errors import LoadError
 from emulator.loaders.base import Call, CallFault
-from emulator.loaders.pe.winapi._env import PeOptions, load
+from emulator.loaders.pe.winapi.env import PeOptions, load
 from emulator.registry.model import REG_EXPAND_SZ, REG_SZ, TYPE_NAMES, Registry
 from emulator.registry.snapshot import RegistryDiff, diff
 
@@ -36,6 +36,8 @@ class SelfRegResult:
     returned: int | None
     diff: RegistryDiff
     fault: CallFault | None = None
+    #: why DLL_PROCESS_DETACH did not complete after the export ran, if it did not
+    unload_fault: CallFault | None = None
     debug_output: tuple[str, ...] = ()
     #: file accesses refused (no sandbox, or a path escaping it): (api, path, reason)
     denied_files: tuple[tuple[str, str, str], ...] = ()
@@ -98,12 +100,18 @@ def run_export(
         dll.close()
     after = registry.snapshot()
     d = diff(before, after)
-    debug = tuple(dll.load_debug_output) + tuple(result.debug_output) + tuple(dll.unload_debug_output)
+    unload = tuple(dll.unload_debug_output)
+    if unload[: len(result.debug_output)] == tuple(result.debug_output):
+        unload = unload[
+            len(result.debug_output) :
+        ]  # the call's own output is still in the process log
+    debug = tuple(dll.load_debug_output) + tuple(result.debug_output) + unload
     return SelfRegResult(
         export=export,
         returned=result.returned if result.fault is None else None,
         diff=d,
         fault=result.fault,
+        unload_fault=getattr(dll, "unload_fault", None),
         debug_output=debug,
         denied_files=tuple(opts.denied),
         events=tuple(opts.events),
@@ -130,7 +138,9 @@ def check_registration(d: RegistryDiff, *, subject: str = "") -> list[Finding]:
     out: list[Finding] = []
     admin = _fold(ADMIN_KEY)
     wow = _fold(WOW_ADMIN_KEY)
-    written = [(p, n, v) for p, n, v in d.values_added] + [(c.path, c.name, c.new) for c in d.values_changed]
+    written = [(p, n, v) for p, n, v in d.values_added] + [
+        (c.path, c.name, c.new) for c in d.values_changed
+    ]
     for p, name, (typ, raw) in written:
         fp = _fold(p)
         if fp.startswith(wow):
@@ -156,14 +166,22 @@ def check_registration(d: RegistryDiff, *, subject: str = "") -> list[Finding]:
                         "R02",
                         Severity.ERROR,
                         f"DLLPath was written as {tname}; it must be REG_SZ holding absolute paths"
-                        + (" (RRAS does not expand %variables% in it)" if typ == REG_EXPAND_SZ else ""),
+                        + (
+                            " (RRAS does not expand %variables% in it)"
+                            if typ == REG_EXPAND_SZ
+                            else ""
+                        ),
                         ({"key": p, "value": name, "type": tname, "data": text},),
                         subject=subject,
                     )
                 )
             else:
                 for item in (s.strip() for s in text.split(";")):
-                    if item and not (len(item) > 2 and item[1] == ":" and item[2] == "\\") and not item.startswith("\\\\"):
+                    if (
+                        item
+                        and not (len(item) > 2 and item[1] == ":" and item[2] == "\\")
+                        and not item.startswith("\\\\")
+                    ):
                         out.append(
                             Finding(
                                 "R02",

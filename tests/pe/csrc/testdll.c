@@ -30,6 +30,7 @@ BOOL WINAPI DllMain(HINSTANCE h, DWORD reason, LPVOID reserved) {
     InitializeCriticalSection(&cs);
     OutputDebugStringA("attached");
   } else if (reason == DLL_PROCESS_DETACH) {
+    OutputDebugStringA("detached");
     DeleteCriticalSection(&cs);
     HeapFree(heap, 0, leases);
   }
@@ -131,3 +132,26 @@ __declspec(dllexport) DWORD CALLBACK TestTeb(void) {
 }
 __declspec(dllexport) DWORD CALLBACK TestLeaveDF(void) { __asm__ volatile("std"); return 1; }
 __declspec(dllexport) DWORD CALLBACK TestBadStrlen(DWORD p) { return (DWORD)strlen((const char *)(ULONG_PTR)p); }
+__declspec(dllexport) DWORD CALLBACK TestPrivateHeap(DWORD destroy) {
+  static HANDLE h;
+  if (!h) { h = HeapCreate(0, 0, 0); HeapAlloc(h, 0, 64); }
+  if (destroy) { HeapDestroy(h); h = NULL; }
+  return h != NULL;
+}
+__declspec(dllexport) DWORD CALLBACK TestWriteCode(void) {
+  *(volatile unsigned char *)(void *)TestInUse = 0xC3;   /* .text is read-only */
+  return 1;
+}
+#ifdef _WIN64
+__declspec(dllexport) DWORD CALLBACK TestClobberXmm(void) {
+  __asm__ volatile("pcmpeqd %%xmm7, %%xmm7" ::: "memory");  /* XMM7 is callee-saved on x64 */
+  return 1;
+}
+#endif
+__declspec(dllexport) DWORD CALLBACK TestTrap(void) { __builtin_trap(); return 0; }
+__declspec(dllexport) DWORD CALLBACK TestBreak(void) { __asm__ volatile("int3"); return 0; }
+__declspec(dllexport) DWORD CALLBACK TestDoubleFree(void) {
+  void *p = HeapAlloc(GetProcessHeap(), 0, 8);
+  HeapFree(GetProcessHeap(), 0, p);
+  return HeapFree(GetProcessHeap(), 0, p);
+}

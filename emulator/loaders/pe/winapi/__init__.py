@@ -15,6 +15,8 @@ Put it in any module of this package (all modules are imported by :func:`load_al
 * Arguments arrive as unsigned integers of the guest's pointer width (x86: 32-bit; x64: the full
   register, so mask DWORD arguments with ``& 0xFFFFFFFF`` where the high half is undefined).
 * Return an ``int`` (``None`` means 0). ``ret64=True`` makes x86 return EDX:EAX.
+* ``wide_args=(i, ...)``: parameters that are 64-bit integers on both bitnesses (they take two
+  stack slots on x86; the handler still gets one int).
 * ``varargs=True``: the declared parameters are the fixed ones; read the rest with
   ``ctx.arg(i)`` / :meth:`Ctx.varargs`.
 * Raise :class:`ApiFault` to stop the call (``abort``, a deadlock, ...). A bad guest pointer raises
@@ -74,6 +76,8 @@ class ApiSpec:
     name: str
     kind: Literal["python", "data", "guest"]
     argc: int = 0
+    #: stack slots on x86 when they differ from ``argc`` (64-bit parameters); None = argc
+    argc32: int | None = None
     conv: Conv = "stdcall"
     handler: Handler | None = None
     varargs: bool = False
@@ -123,6 +127,7 @@ def api(
     also: tuple[str, ...] = (),
     fast32: bytes = b"",
     fast64: bytes = b"",
+    wide_args: tuple[int, ...] = (),
 ) -> Callable[[F], F]:
     """Register the decorated function as the handler of ``dll!name`` (default: the function name).
 
@@ -135,6 +140,9 @@ def api(
         if argc is not None and argc != n and not varargs:
             raise ValueError(f"{fn.__name__}: argc={argc} but the handler takes {n} arguments")
         count = n if argc is None else argc
+        handler: Handler = fn
+        if wide_args:
+            handler = _joining(fn, wide_args)
         for d in (dll, *also):
             _register(
                 ApiSpec(
@@ -142,8 +150,9 @@ def api(
                     name=name or fn.__name__,
                     kind="python",
                     argc=count,
+                    argc32=count + len(wide_args) if wide_args else None,
                     conv=conv,
-                    handler=fn,
+                    handler=handler,
                     varargs=varargs,
                     ret64=ret64,
                     ordinal=ordinal if d == dll else None,
@@ -154,6 +163,26 @@ def api(
         return fn
 
     return deco
+
+
+def _joining(fn: Handler, wide: tuple[int, ...]) -> Handler:
+    """Wrap ``fn`` so that on x86 the two 32-bit halves of each 64-bit parameter arrive as one int."""
+
+    def handler(ctx: Ctx, *slots: int) -> int | None:
+        if ctx.bits == 64:
+            return fn(ctx, *slots)
+        args: list[int] = []
+        i = 0
+        for n in range(len(slots) - len(wide)):
+            if n in wide:
+                args.append(slots[i] | slots[i + 1] << 32)
+                i += 2
+            else:
+                args.append(slots[i])
+                i += 1
+        return fn(ctx, *args)
+
+    return handler
 
 
 def data(

@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 
 from emulator.loaders.pe.winapi import ACP, Ctx
-from emulator.loaders.pe.winapi._env import expand, options, soft_api
+from emulator.loaders.pe.winapi.env import expand, options, soft_api
 from emulator.registry.model import (
     REG_DWORD,
     REG_EXPAND_SZ,
@@ -29,7 +29,9 @@ from emulator.registry.model import (
 )
 
 ADV = "advapi32.dll"
-_ALSO = ("kernel32.dll",)  # kernel32 exports these too (and api-ms-win-core-registry-* resolve there)
+_ALSO = (
+    "kernel32.dll",
+)  # kernel32 exports these too (and api-ms-win-core-registry-* resolve there)
 
 ERROR_SUCCESS = 0
 ERROR_FILE_NOT_FOUND = 2
@@ -136,7 +138,7 @@ def _predefined(h: int) -> int | None:
 
 
 def _default_view(ctx: Ctx) -> int:
-    return 32 if ctx.bits == 32 else 64
+    return 32 if ctx.bits == 32 and options(ctx).wow64 else 64
 
 
 def _view_of(ctx: Ctx, sam: int) -> int | None:
@@ -144,6 +146,8 @@ def _view_of(ctx: Ctx, sam: int) -> int | None:
     w = sam & (KEY_WOW64_32KEY | KEY_WOW64_64KEY)
     if w == KEY_WOW64_32KEY | KEY_WOW64_64KEY:
         return None
+    if ctx.bits == 32 and not options(ctx).wow64:
+        return 64  # 32-bit Windows: one registry, the WOW64 flags are ignored
     if w == KEY_WOW64_64KEY:
         return 64
     if w == KEY_WOW64_32KEY:
@@ -479,8 +483,12 @@ def _get_value(
         return ERROR_INVALID_PARAMETER
     if not flags & RRF_RT_ANY:
         return ERROR_INVALID_PARAMETER
-    if flags & RRF_RT_REG_EXPAND_SZ and not flags & RRF_NOEXPAND:
-        return ERROR_INVALID_PARAMETER
+    if (
+        flags & RRF_RT_REG_EXPAND_SZ
+        and not flags & RRF_NOEXPAND
+        and flags & RRF_RT_ANY != RRF_RT_ANY
+    ):
+        return ERROR_INVALID_PARAMETER  # asking for REG_EXPAND_SZ needs RRF_NOEXPAND (RRF_RT_ANY excepted)
     cap = ctx.mem.u32(pcb) if pcb else 0
     err = _get_value_inner(ctx, h, sub, name, flags, ptype, data, pcb, wide)
     if err not in (ERROR_SUCCESS,) and flags & RRF_ZEROONFAILURE and data and cap:
@@ -1079,3 +1087,217 @@ def ReportEventA(
 def dword(value: int) -> bytes:
     """REG_DWORD data for ``value``."""
     return struct.pack("<I", value & 0xFFFFFFFF)
+
+
+# --- tokens and SIDs (the RRAS service runs as LocalSystem) ------------------------------------------
+SYSTEM_SID = bytes([1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0])  # S-1-5-18
+TOKEN_USER = 1
+TOKEN_GROUPS = 2
+TOKEN_ELEVATION = 20
+ERROR_NO_TOKEN = 1008
+ERROR_INVALID_SID = 1337
+ERROR_NONE_MAPPED = 1332
+#: SIDs LocalSystem is a member of: itself, Everyone, Authenticated Users, Administrators, Users
+_MEMBER_OF = {"S-1-5-18", "S-1-1-0", "S-1-5-11", "S-1-5-32-544", "S-1-5-32-545", "S-1-2-0", "S-1-16-16384"}
+
+
+def sid_string(raw: bytes) -> str:
+    """``S-1-5-...`` for a binary SID."""
+    count = raw[1]
+    auth = int.from_bytes(raw[2:8], "big")
+    subs = [int.from_bytes(raw[8 + 4 * i : 12 + 4 * i], "little") for i in range(count)]
+    return "S-" + "-".join(str(x) for x in [raw[0], auth, *subs])
+
+
+def _read_sid(ctx: Ctx, p: int) -> bytes | None:
+    if not p:
+        return None
+    head = ctx.mem.read(p, 8)
+    if head[0] != 1 or head[1] > 15:
+        return None
+    return head + ctx.mem.read(p + 8, 4 * head[1])
+
+
+@soft_api(ADV)
+def OpenProcessToken(ctx: Ctx, process: int, access: int, out: int) -> int:
+    ctx.write_ptr(out, ctx.proc.handles.new("token", "SYSTEM", site=ctx.caller, api=ctx.api))
+    return 1
+
+
+@soft_api(ADV)
+def OpenThreadToken(ctx: Ctx, thread: int, access: int, as_self: int, out: int) -> int:
+    ctx.set_last_error(ERROR_NO_TOKEN)  # not impersonating
+    return 0
+
+
+@soft_api(ADV)
+def GetTokenInformation(ctx: Ctx, token: int, cls: int, buf: int, size: int, ret: int) -> int:
+    if ctx.proc.handles.get(token, "token") is None and _dw(token) not in (0xFFFFFFFC, 0xFFFFFFFB, 0xFFFFFFFA):
+        ctx.set_last_error(ERROR_INVALID_HANDLE)
+        return 0
+    ps = ctx.ptr_size
+    c = _dw(cls)
+    if c == TOKEN_USER:
+        head = 2 * ps
+        need = head + len(SYSTEM_SID)
+    elif c == TOKEN_ELEVATION:
+        need = 4
+    else:
+        ctx.set_last_error(ERROR_INVALID_PARAMETER)
+        return 0
+    if ret:
+        ctx.mem.w32(ret, need)
+    if _dw(size) < need or not buf:
+        ctx.set_last_error(ERROR_INSUFFICIENT_BUFFER)
+        return 0
+    if c == TOKEN_USER:
+        ctx.write_ptr(buf, buf + head)
+        ctx.mem.fill(buf + ps, ps)
+        ctx.mem.write(buf + head, SYSTEM_SID)
+    else:
+        ctx.mem.w32(buf, 1)
+    return 1
+
+
+@soft_api(ADV)
+def AllocateAndInitializeSid(
+    ctx: Ctx, auth: int, count: int, s0: int, s1: int, s2: int, s3: int, s4: int, s5: int, s6: int, s7: int,
+    out: int,
+) -> int:
+    n = count & 0xFF
+    if n > 8 or not out:
+        ctx.set_last_error(ERROR_INVALID_PARAMETER)
+        return 0
+    raw = bytes([1, n]) + ctx.mem.read(auth, 6) + b"".join(
+        _dw(v).to_bytes(4, "little") for v in (s0, s1, s2, s3, s4, s5, s6, s7)[:n])
+    p = ctx.alloc(len(raw))
+    ctx.mem.write(p, raw)
+    ctx.write_ptr(out, p)
+    return 1
+
+
+@soft_api(ADV)
+def FreeSid(ctx: Ctx, sid: int) -> int:
+    ctx.heap.free(sid)
+    return 0
+
+
+@soft_api(ADV)
+def IsValidSid(ctx: Ctx, sid: int) -> int:
+    return int(_read_sid(ctx, sid) is not None)
+
+
+@soft_api(ADV)
+def GetLengthSid(ctx: Ctx, sid: int) -> int:
+    raw = _read_sid(ctx, sid)
+    return len(raw) if raw else 0
+
+
+@soft_api(ADV)
+def EqualSid(ctx: Ctx, a: int, b: int) -> int:
+    ra, rb = _read_sid(ctx, a), _read_sid(ctx, b)
+    ctx.set_last_error(0)
+    return int(ra is not None and ra == rb)
+
+
+@soft_api(ADV)
+def CheckTokenMembership(ctx: Ctx, token: int, sid: int, out: int) -> int:
+    raw = _read_sid(ctx, sid)
+    if raw is None:
+        ctx.set_last_error(ERROR_INVALID_SID)
+        return 0
+    ctx.mem.w32(out, int(sid_string(raw) in _MEMBER_OF))
+    return 1
+
+
+@soft_api(ADV)
+def ConvertSidToStringSidW(ctx: Ctx, sid: int, out: int) -> int:
+    raw = _read_sid(ctx, sid)
+    if raw is None:
+        ctx.set_last_error(ERROR_INVALID_SID)
+        return 0
+    text = sid_string(raw)
+    p = ctx.alloc(2 * len(text) + 2)
+    ctx.write_wstr(p, text)
+    ctx.write_ptr(out, p)
+    return 1
+
+
+@soft_api(ADV)
+def LookupAccountSidW(
+    ctx: Ctx, system: int, sid: int, name: int, pcch_name: int, domain: int, pcch_domain: int, use: int
+) -> int:
+    raw = _read_sid(ctx, sid)
+    known = {"S-1-5-18": ("SYSTEM", "NT AUTHORITY", 5), "S-1-5-32-544": ("Administrators", "BUILTIN", 4),
+             "S-1-1-0": ("Everyone", "", 5)}
+    hit = known.get(sid_string(raw)) if raw else None
+    if hit is None:
+        ctx.set_last_error(ERROR_NONE_MAPPED)
+        return 0
+    n, d, kind = hit
+    cap_n, cap_d = ctx.mem.u32(pcch_name), ctx.mem.u32(pcch_domain)
+    ctx.mem.w32(pcch_name, len(n) + 1 if cap_n <= len(n) else len(n))
+    ctx.mem.w32(pcch_domain, len(d) + 1 if cap_d <= len(d) else len(d))
+    if cap_n <= len(n) or cap_d <= len(d) or not name or not domain:
+        ctx.set_last_error(ERROR_INSUFFICIENT_BUFFER)
+        return 0
+    ctx.write_wstr(name, n)
+    ctx.write_wstr(domain, d)
+    if use:
+        ctx.mem.w32(use, kind)
+    return 1
+
+
+# --- random numbers ---------------------------------------------------------------------------------
+@soft_api(ADV)
+def CryptAcquireContextW(ctx: Ctx, out: int, container: int, provider: int, ptype: int, flags: int) -> int:
+    ctx.write_ptr(out, ctx.proc.handles.new("cryptprov", None, site=ctx.caller, api=ctx.api))
+    return 1
+
+
+@soft_api(ADV)
+def CryptGenRandom(ctx: Ctx, prov: int, n: int, buf: int) -> int:
+    import os
+
+    if ctx.proc.handles.get(prov, "cryptprov") is None:
+        ctx.set_last_error(ERROR_INVALID_HANDLE)
+        return 0
+    if _dw(n):
+        ctx.mem.write(buf, os.urandom(_dw(n)))
+    return 1
+
+
+@soft_api(ADV)
+def CryptReleaseContext(ctx: Ctx, prov: int, flags: int) -> int:
+    if not ctx.proc.handles.close(prov):
+        ctx.set_last_error(ERROR_INVALID_HANDLE)
+        return 0
+    return 1
+
+
+@soft_api(ADV)
+def SystemFunction036(ctx: Ctx, buf: int, n: int) -> int:  # RtlGenRandom
+    import os
+
+    if _dw(n):
+        ctx.mem.write(buf, os.urandom(_dw(n)))
+    return 1
+
+
+# --- more registry --------------------------------------------------------------------------------
+@soft_api(ADV, also=_ALSO)
+def RegOpenCurrentUser(ctx: Ctx, sam: int, out: int) -> int:
+    return _open(ctx, HKEY_CURRENT_USER, 0, _dw(sam), out, True)
+
+
+@soft_api(ADV, also=_ALSO)
+def RegNotifyChangeKeyValue(ctx: Ctx, h: int, subtree: int, filt: int, event: int, asynchronous: int) -> int:
+    from emulator.loaders.pe.winapi import ApiFault
+
+    key, err = _resolve(ctx, h)
+    if key is None:
+        return err
+    if not _dw(asynchronous):
+        raise ApiFault("timeout", f"RegNotifyChangeKeyValue on {key.path} waits for a change nobody will make "
+                       "(the emulator runs the DLL on one thread)")
+    return ERROR_SUCCESS  # the event is signaled only by a change, which never happens during a call

@@ -144,10 +144,12 @@ def _one(
         if conv == "X":
             body = body.upper()
         prefix = ""
-        if "#" in flags and v:
-            prefix = {"o": "0", "x": "0x", "X": "0X"}.get(conv, "")
+        if "#" in flags and v and conv in "xX":
+            prefix = "0x" if conv == "x" else "0X"
         if prec is not None:
             body = "" if prec == 0 and v == 0 else body.rjust(prec, "0")
+        if "#" in flags and conv == "o" and not body.startswith("0"):
+            body = "0" + body  # C: '#' makes the first octal digit a 0
         return _pad(
             body, flags if prec is None else flags.replace("0", ""), width, True, "", prefix
         )

@@ -539,21 +539,27 @@ def vsprintf(ctx: Ctx, buf: int, fmt: int, va: int) -> int:
 
 
 # ucrt: __stdio_common_vs[w]printf(options, buffer, count, format, locale, va_list)
-_UCRT_LEGACY_VSPRINTF_NULL_TERMINATION = 0x1
+_UCRT_STANDARD_SNPRINTF = 0x2  # return the untruncated length (C99 snprintf)
+_UCRT_LEGACY_WIDE = 0x4  # %s/%c in wide formats take wide arguments (Microsoft's tradition)
 
 
-@api("ucrtbase.dll", conv="cdecl")
+@api("ucrtbase.dll", conv="cdecl", wide_args=(0,))  # options is unsigned __int64
 def __stdio_common_vswprintf(
     ctx: Ctx, options: int, buf: int, count: int, fmt: int, locale: int, va: int
 ) -> int:
-    text = format_printf(ctx, ctx.wstr(fmt), ctx.va_list(va), wide=True)
+    # without _CRT_INTERNAL_PRINTF_LEGACY_WIDE_SPECIFIERS (4), %s in a wide format is narrow (ISO)
+    text = format_printf(
+        ctx, ctx.wstr(fmt), ctx.va_list(va), wide=bool(options & _UCRT_LEGACY_WIDE)
+    )
     if buf == 0:
         return len(text.encode("utf-16-le", "surrogatepass")) // 2
     n = _emit(ctx, buf, _size(ctx, count), text, True, True)
+    if options & _UCRT_STANDARD_SNPRINTF:
+        return n
     return n if n < _size(ctx, count) else 0xFFFFFFFF
 
 
-@api("ucrtbase.dll", conv="cdecl")
+@api("ucrtbase.dll", conv="cdecl", wide_args=(0,))  # options is unsigned __int64
 def __stdio_common_vsprintf(
     ctx: Ctx, options: int, buf: int, count: int, fmt: int, locale: int, va: int
 ) -> int:
@@ -561,6 +567,8 @@ def __stdio_common_vsprintf(
     if buf == 0:
         return len(text.encode(ACP, "replace"))
     n = _emit(ctx, buf, _size(ctx, count), text, False, True)
+    if options & _UCRT_STANDARD_SNPRINTF:
+        return n
     return n if n < _size(ctx, count) else 0xFFFFFFFF
 
 

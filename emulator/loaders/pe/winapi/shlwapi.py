@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emulator.loaders.pe.winapi import Ctx
-from emulator.loaders.pe.winapi._env import soft_api
+from emulator.loaders.pe.winapi.env import soft_api
 
 SHL = "shlwapi.dll"
 MAX_PATH = 260
@@ -76,7 +76,9 @@ def SHGetValueW(ctx: Ctx, hkey: int, sub: int, value: int, ptype: int, data: int
 
     # RRF_RT_ANY | RRF_NOEXPAND: SHGetValue returns REG_EXPAND_SZ data expanded but as given type;
     # the simple contract used by admin DLLs (read a value under a key) is RegGetValue's
-    return adv._get_value(ctx, hkey, sub, value, adv.RRF_RT_ANY | adv.RRF_NOEXPAND, ptype, data, pcb, True)
+    return adv._get_value(
+        ctx, hkey, sub, value, adv.RRF_RT_ANY | adv.RRF_NOEXPAND, ptype, data, pcb, True
+    )
 
 
 @soft_api(SHL)

@@ -9,9 +9,10 @@ bsearch (guest code calling the DLL's comparator), strerror, terminate/invalid-p
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from emulator.loaders.pe.winapi import ACP, REGISTRY, ApiFault, ApiSpec, Ctx, _norm_dll, _register
-from emulator.loaders.pe.winapi._env import soft_api
+from emulator.loaders.pe.winapi.env import soft_api
 from emulator.loaders.pe.winapi.fmt import format_printf
 
 UCRT = "ucrtbase.dll"
@@ -38,7 +39,9 @@ def _ssize(ctx: Ctx, v: int) -> int:
 
 def _soft_guest(dll: str, name: str, *, x86: bytes, x64: bytes, argc: int) -> None:
     if (_norm_dll(dll), name) not in REGISTRY:
-        _register(ApiSpec(_norm_dll(dll), name, "guest", argc=argc, conv="cdecl", code32=x86, code64=x64))
+        _register(
+            ApiSpec(_norm_dll(dll), name, "guest", argc=argc, conv="cdecl", code32=x86, code64=x64)
+        )
 
 
 def _cell(ctx: Ctx, key: str, size: int, init: bytes = b"") -> int:
@@ -62,7 +65,9 @@ def _aligned_malloc(ctx: Ctx, size: int, align: int) -> int:
     size, align = _size(ctx, size), _size(ctx, align)
     if align == 0 or align & (align - 1):
         _set_errno(ctx, EINVAL)
-        raise ApiFault("crash", f"_aligned_malloc: alignment {align} is not a power of two (invalid parameter)")
+        raise ApiFault(
+            "crash", f"_aligned_malloc: alignment {align} is not a power of two (invalid parameter)"
+        )
     if align <= 16:
         return ctx.alloc(size, heap=CRT_HEAP, zero=False)
     raw = ctx.alloc(size + align, heap=CRT_HEAP, zero=False)
@@ -82,7 +87,9 @@ def _aligned_free(ctx: Ctx, p: int) -> int:
         return 0
     raw = ctx.proc.extra.setdefault("aligned", {}).pop(p, p)
     if not ctx.heap.free(raw):
-        raise ApiFault("crash", f"_aligned_free of 0x{p:x}, which is not a live aligned block (double free?)")
+        raise ApiFault(
+            "crash", f"_aligned_free of 0x{p:x}, which is not a live aligned block (double free?)"
+        )
     return 0
 
 
@@ -104,11 +111,18 @@ def _aligned_realloc(ctx: Ctx, p: int, size: int, align: int) -> int:
     return new
 
 
-for _base, _name in (("malloc", "_malloc_base"), ("calloc", "_calloc_base"), ("free", "_free_base"),
-                     ("realloc", "_realloc_base"), ("_msize", "_msize_base")):
+for _base, _name in (
+    ("malloc", "_malloc_base"),
+    ("calloc", "_calloc_base"),
+    ("free", "_free_base"),
+    ("realloc", "_realloc_base"),
+    ("_msize", "_msize_base"),
+):
     _spec = REGISTRY.get(("msvcrt.dll", _base))
     if _spec is not None and (UCRT, _name) not in REGISTRY:
-        _register(ApiSpec(UCRT, _name, "python", argc=_spec.argc, conv="cdecl", handler=_spec.handler))
+        _register(
+            ApiSpec(UCRT, _name, "python", argc=_spec.argc, conv="cdecl", handler=_spec.handler)
+        )
 
 
 @soft_api(UCRT, conv="cdecl")
@@ -137,16 +151,24 @@ def _store(ctx: Ctx, buf: int, text: str, wide: bool) -> int:
 
 
 def _units(text: str, wide: bool) -> int:
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2 if wide else len(text.encode(ACP, "replace"))
+    return (
+        len(text.encode("utf-16-le", "surrogatepass")) // 2
+        if wide
+        else len(text.encode(ACP, "replace"))
+    )
 
 
 def _format(ctx: Ctx, fmt: int, va: int, wide: bool) -> str:
     if not fmt:
-        raise ApiFault("crash", "printf-family function called with a NULL format (invalid parameter)")
+        raise ApiFault(
+            "crash", "printf-family function called with a NULL format (invalid parameter)"
+        )
     return format_printf(ctx, ctx.wstr(fmt) if wide else ctx.cstr(fmt), ctx.va_list(va), wide=wide)
 
 
-def _secure(ctx: Ctx, buf: int, size: int, maxcount: int | None, text: str, wide: bool, name: str) -> int:
+def _secure(
+    ctx: Ctx, buf: int, size: int, maxcount: int | None, text: str, wide: bool, name: str
+) -> int:
     """``_vsnwprintf_s`` / ``vswprintf_s`` semantics: truncation only with _TRUNCATE, else a fault."""
     size = _size(ctx, size)
     if not buf or size == 0:
@@ -176,38 +198,20 @@ def _secure(ctx: Ctx, buf: int, size: int, maxcount: int | None, text: str, wide
     )
 
 
-@soft_api(UCRT, conv="cdecl")
-def __stdio_common_vsnwprintf_s(
-    ctx: Ctx, options: int, buf: int, size: int, maxcount: int, fmt: int, locale: int, va: int
-) -> int:
-    text = _format(ctx, fmt, va, True)
-    return _secure(ctx, buf, size, _ssize(ctx, maxcount), text, True, "_vsnwprintf_s")
+def _vsnwprintf_s(ctx: Ctx, buf: int, size: int, maxcount: int, fmt: int, locale: int, va: int) -> int:
+    return _secure(ctx, buf, size, _ssize(ctx, maxcount), _format(ctx, fmt, va, True), True, "_vsnwprintf_s")
 
 
-@soft_api(UCRT, conv="cdecl")
-def __stdio_common_vsnprintf_s(
-    ctx: Ctx, options: int, buf: int, size: int, maxcount: int, fmt: int, locale: int, va: int
-) -> int:
-    text = _format(ctx, fmt, va, False)
-    return _secure(ctx, buf, size, _ssize(ctx, maxcount), text, False, "_vsnprintf_s")
+def _vsnprintf_s(ctx: Ctx, buf: int, size: int, maxcount: int, fmt: int, locale: int, va: int) -> int:
+    return _secure(ctx, buf, size, _ssize(ctx, maxcount), _format(ctx, fmt, va, False), False, "_vsnprintf_s")
 
 
-@soft_api(UCRT, conv="cdecl")
-def __stdio_common_vswprintf_s(ctx: Ctx, options: int, buf: int, size: int, fmt: int, locale: int, va: int) -> int:
-    text = _format(ctx, fmt, va, True)
-    return _secure(ctx, buf, size, None, text, True, "vswprintf_s")
+def _vswprintf_s(ctx: Ctx, buf: int, size: int, fmt: int, locale: int, va: int) -> int:
+    return _secure(ctx, buf, size, None, _format(ctx, fmt, va, True), True, "vswprintf_s")
 
 
-@soft_api(UCRT, conv="cdecl")
-def __stdio_common_vsprintf_s(ctx: Ctx, options: int, buf: int, size: int, fmt: int, locale: int, va: int) -> int:
-    text = _format(ctx, fmt, va, False)
-    return _secure(ctx, buf, size, None, text, False, "vsprintf_s")
-
-
-@soft_api(UCRT, conv="cdecl")
-def __stdio_common_vswprintf_p(ctx: Ctx, options: int, buf: int, count: int, fmt: int, locale: int, va: int) -> int:
-    text = _format(ctx, fmt, va, True)
-    return _secure(ctx, buf, count, None, text, True, "_vswprintf_p")
+def _vsprintf_s(ctx: Ctx, buf: int, size: int, fmt: int, locale: int, va: int) -> int:
+    return _secure(ctx, buf, size, None, _format(ctx, fmt, va, False), False, "vsprintf_s")
 
 
 def _stream(ctx: Ctx, stream: int) -> str:
@@ -218,28 +222,39 @@ def _stream(ctx: Ctx, stream: int) -> str:
     return f"FILE@0x{stream:x}"
 
 
-@soft_api(UCRT, conv="cdecl")
-def __stdio_common_vfprintf(ctx: Ctx, options: int, stream: int, fmt: int, locale: int, va: int) -> int:
+def _vfprintf(ctx: Ctx, stream: int, fmt: int, locale: int, va: int) -> int:
     text = _format(ctx, fmt, va, False)
     ctx.log(f"[{_stream(ctx, stream)}] {text}")
     return _units(text, False)
 
 
-@soft_api(UCRT, conv="cdecl")
-def __stdio_common_vfwprintf(ctx: Ctx, options: int, stream: int, fmt: int, locale: int, va: int) -> int:
+def _vfwprintf(ctx: Ctx, stream: int, fmt: int, locale: int, va: int) -> int:
     text = _format(ctx, fmt, va, True)
     ctx.log(f"[{_stream(ctx, stream)}] {text}")
     return _units(text, True)
 
 
-@soft_api(UCRT, conv="cdecl")
-def __stdio_common_vfprintf_s(ctx: Ctx, options: int, stream: int, fmt: int, locale: int, va: int) -> int:
-    return __stdio_common_vfprintf(ctx, options, stream, fmt, locale, va)
+def _common(name: str, impl: Callable[..., int], nargs: int) -> None:
+    """Register a ``__stdio_common_*`` function: its first parameter is an ``unsigned __int64``
+    option mask, two stack slots on x86 (so ``nargs + 1`` slots there, ``nargs`` on x64)."""
+
+    def handler(ctx: Ctx, *slots: int) -> int:
+        args = slots[2 : nargs + 1] if ctx.bits == 32 else slots[1:nargs]
+        return impl(ctx, *args)
+
+    handler.__name__ = name
+    soft_api(UCRT, name, conv="cdecl", varargs=True, argc=nargs + 1)(handler)
 
 
-@soft_api(UCRT, conv="cdecl")
-def __stdio_common_vfwprintf_s(ctx: Ctx, options: int, stream: int, fmt: int, locale: int, va: int) -> int:
-    return __stdio_common_vfwprintf(ctx, options, stream, fmt, locale, va)
+_common("__stdio_common_vsnwprintf_s", _vsnwprintf_s, 7)
+_common("__stdio_common_vsnprintf_s", _vsnprintf_s, 7)
+_common("__stdio_common_vswprintf_s", _vswprintf_s, 6)
+_common("__stdio_common_vsprintf_s", _vsprintf_s, 6)
+_common("__stdio_common_vswprintf_p", _vswprintf_s, 6)
+_common("__stdio_common_vfprintf", _vfprintf, 5)
+_common("__stdio_common_vfwprintf", _vfwprintf, 5)
+_common("__stdio_common_vfprintf_s", _vfprintf, 5)
+_common("__stdio_common_vfwprintf_s", _vfwprintf, 5)
 
 
 @soft_api(UCRT, conv="cdecl")
@@ -258,7 +273,9 @@ def _invalid(ctx: Ctx, what: str) -> int:
     raise ApiFault("crash", f"{what} (invalid parameter: the CRT terminates the process)")
 
 
-def _cat_s(ctx: Ctx, dst: int, size: int, src: int, count: int | None, wide: bool, name: str) -> int:
+def _cat_s(
+    ctx: Ctx, dst: int, size: int, src: int, count: int | None, wide: bool, name: str
+) -> int:
     size = _size(ctx, size)
     unit = 2 if wide else 1
     if not dst or size == 0 or not src:
@@ -277,7 +294,10 @@ def _cat_s(ctx: Ctx, dst: int, size: int, src: int, count: int | None, wide: boo
             return STRUNCATE
         ctx.mem.write(dst, b"\0" * unit)
         _set_errno(ctx, ERANGE)
-        raise ApiFault("crash", f"{name}: buffer of {size} characters too small (the CRT terminates the process)")
+        raise ApiFault(
+            "crash",
+            f"{name}: buffer of {size} characters too small (the CRT terminates the process)",
+        )
     ctx.mem.write(dst + len(cur), add + b"\0" * unit)
     return 0
 
@@ -314,7 +334,9 @@ def _mem_s(ctx: Ctx, dst: int, size: int, src: int, count: int, name: str, unit:
     if count > size:
         ctx.mem.fill(dst, size)
         _set_errno(ctx, ERANGE)
-        raise ApiFault("crash", f"{name}: copying {count} bytes into a {size}-byte buffer (the CRT terminates)")
+        raise ApiFault(
+            "crash", f"{name}: copying {count} bytes into a {size}-byte buffer (the CRT terminates)"
+        )
     ctx.mem.write(dst, ctx.mem.read(src, count))
     return 0
 
@@ -347,7 +369,10 @@ def _case_s(ctx: Ctx, s: int, size: int, upper: bool) -> int:
     if len(raw) // 2 >= size:
         return _invalid(ctx, "_wcslwr_s/_wcsupr_s: not NUL-terminated within the size")
     text = raw.decode("utf-16-le", "surrogatepass")
-    text = "".join((c.upper() if upper else c.lower()) if len(c.upper() if upper else c.lower()) == 1 else c for c in text)
+    text = "".join(
+        (c.upper() if upper else c.lower()) if len(c.upper() if upper else c.lower()) == 1 else c
+        for c in text
+    )
     ctx.write_wstr(s, text)
     return 0
 
@@ -378,7 +403,9 @@ def _int_to_s(ctx: Ctx, value: int, buf: int, size: int, radix: int, wide: bool,
     if len(text) + 1 > size:
         ctx.mem.write(buf, b"\0\0" if wide else b"\0")
         _set_errno(ctx, ERANGE)
-        raise ApiFault("crash", f"{name}: buffer of {size} characters too small (the CRT terminates)")
+        raise ApiFault(
+            "crash", f"{name}: buffer of {size} characters too small (the CRT terminates)"
+        )
     if wide:
         ctx.write_wstr(buf, text)
     else:
@@ -429,7 +456,11 @@ def _tok(ctx: Ctx, s: int, delims: int, context: int, wide: bool) -> int:
         j += 1
 
     def off(k: int) -> int:
-        return len(text[:k].encode("utf-16-le", "surrogatepass")) if wide else len(text[:k].encode(ACP, "replace"))
+        return (
+            len(text[:k].encode("utf-16-le", "surrogatepass"))
+            if wide
+            else len(text[:k].encode(ACP, "replace"))
+        )
 
     start = s + off(i)
     if j < len(text):
@@ -538,7 +569,9 @@ def iswxdigit(ctx: Ctx, c: int) -> int:
 @soft_api(UCRT, conv="cdecl")
 def ispunct(ctx: Ctx, c: int) -> int:
     ch = chr(c & 0xFF)
-    return int(ch.isprintable() and not ch.isalnum() and not ch.isspace() and (c & 0xFFFFFFFF) <= 0x7F)
+    return int(
+        ch.isprintable() and not ch.isalnum() and not ch.isspace() and (c & 0xFFFFFFFF) <= 0x7F
+    )
 
 
 def _convert(ctx: Ctx, dst: int, src: int, n: int, to_wide: bool) -> int:
@@ -747,12 +780,16 @@ def strerror_s(ctx: Ctx, buf: int, size: int, errnum: int) -> int:
 # --- termination ----------------------------------------------------------------------------------
 @soft_api(UCRT, conv="cdecl")
 def terminate(ctx: Ctx) -> int:
-    raise ApiFault("crash", "the DLL called terminate() (an unhandled C++ exception or a noexcept violation)")
+    raise ApiFault(
+        "crash", "the DLL called terminate() (an unhandled C++ exception or a noexcept violation)"
+    )
 
 
 @soft_api(UCRT, conv="cdecl")
 def _invalid_parameter_noinfo_noreturn(ctx: Ctx) -> int:
-    raise ApiFault("crash", "the C runtime detected an invalid parameter (_invalid_parameter_noinfo_noreturn)")
+    raise ApiFault(
+        "crash", "the C runtime detected an invalid parameter (_invalid_parameter_noinfo_noreturn)"
+    )
 
 
 @soft_api(UCRT, conv="cdecl")

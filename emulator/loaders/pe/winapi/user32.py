@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emulator.loaders.pe.winapi import ACP, Ctx
-from emulator.loaders.pe.winapi._env import options, soft_api
+from emulator.loaders.pe.winapi.env import options, soft_api
 from emulator.loaders.pe.winapi.fmt import format_printf
 
 U32 = "user32.dll"
@@ -20,12 +20,16 @@ def _box(ctx: Ctx, text: str, caption: str, style: int) -> int:
 
 @soft_api(U32)
 def MessageBoxW(ctx: Ctx, hwnd: int, text: int, caption: int, style: int) -> int:
-    return _box(ctx, ctx.wstr(text) if text else "", ctx.wstr(caption) if caption else "Error", style)
+    return _box(
+        ctx, ctx.wstr(text) if text else "", ctx.wstr(caption) if caption else "Error", style
+    )
 
 
 @soft_api(U32)
 def MessageBoxA(ctx: Ctx, hwnd: int, text: int, caption: int, style: int) -> int:
-    return _box(ctx, ctx.cstr(text) if text else "", ctx.cstr(caption) if caption else "Error", style)
+    return _box(
+        ctx, ctx.cstr(text) if text else "", ctx.cstr(caption) if caption else "Error", style
+    )
 
 
 @soft_api(U32)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from emulator.loaders.pe.memory import GuestMemoryError
 from emulator.loaders.pe.winapi import ApiFault, Ctx
-from emulator.loaders.pe.winapi._env import soft_api
+from emulator.loaders.pe.winapi.env import soft_api
 
 VC = "vcruntime140.dll"
 VC1 = "vcruntime140_1.dll"
@@ -27,9 +27,20 @@ def demangle_type(name: str) -> str:
                 body = body[:-2]
             parts = [p for p in body.split("@") if p]
             return kind + "::".join(reversed(parts))
-    simple = {".H": "int", ".I": "unsigned int", ".J": "long", ".K": "unsigned long", ".D": "char",
-              ".PEBD": "const char *", ".PBD": "const char *", ".PEB_W": "const wchar_t *", ".PB_W": "const wchar_t *",
-              ".N": "double", "._J": "__int64", ".M": "float"}
+    simple = {
+        ".H": "int",
+        ".I": "unsigned int",
+        ".J": "long",
+        ".K": "unsigned long",
+        ".D": "char",
+        ".PEBD": "const char *",
+        ".PBD": "const char *",
+        ".PEB_W": "const wchar_t *",
+        ".PB_W": "const wchar_t *",
+        ".N": "double",
+        "._J": "__int64",
+        ".M": "float",
+    }
     return simple.get(name, name)
 
 
@@ -85,7 +96,9 @@ def _CxxThrowException(ctx: Ctx, obj: int, throw_info: int) -> int:
         msg = "a C++ exception was rethrown (throw;) with none active"
     else:
         msg = "a C++ exception escaped (unreadable _ThrowInfo)"
-    raise ApiFault("exception", msg + " (nothing in the DLL caught it; the host process would terminate)")
+    raise ApiFault(
+        "exception", msg + " (nothing in the DLL caught it; the host process would terminate)"
+    )
 
 
 @soft_api(VC, conv="cdecl")

@@ -41,13 +41,14 @@ def soft_api(
     varargs: bool = False,
     ret64: bool = False,
     also: tuple[str, ...] = (),
+    wide_args: tuple[int, ...] = (),
 ) -> Callable[[_F], _F]:
     """Like :func:`~emulator.loaders.pe.winapi.api`, but skips DLL names that already have ``name``."""
 
     def deco(fn: _F) -> _F:
         sym = name or fn.__name__
         free = [d for d in (dll, *also) if (_norm_dll(d), sym) not in REGISTRY]
-        if free:
+        if free:  # the core modules were imported first (top of this module), so they win
             api(
                 free[0],
                 sym,
@@ -56,6 +57,7 @@ def soft_api(
                 varargs=varargs,
                 ret64=ret64,
                 also=tuple(free[1:]),
+                wide_args=wide_args,
             )(fn)
         return fn
 
@@ -68,13 +70,16 @@ class PeOptions:
 
     ``registry``: the registry advapi32 works on (None: a private empty one per process).
     ``sandbox``: host folder that Windows paths map into (None: every file access is denied
-    and recorded). ``os_version``: (major, minor, build) GetVersionEx reports where this layer
-    owns it. ``environment``: the fixed environment block.
+    and recorded). ``os_version``: (major, minor, build) of the emulated Windows (RtlGetVersion,
+    VerifyVersionInfo). ``wow64``: a 32-bit DLL runs under WOW64 on 64-bit Windows (registry and
+    System32 redirection, IsWow64Process); False models a 32-bit Windows. ``environment``: extra
+    environment variables.
     """
 
     registry: Registry | None = None
     sandbox: str | None = None
-    os_version: tuple[int, int, int] = (10, 0, 17763)
+    os_version: tuple[int, int, int] = (6, 1, 7601)
+    wow64: bool = True
     computer_name: str = "RASSRV01"
     user_name: str = "SYSTEM"
     environment: dict[str, str] = field(default_factory=dict)
@@ -84,6 +89,22 @@ class PeOptions:
     events: list[dict[str, Any]] = field(default_factory=list)
     #: message boxes the DLL showed (caption, text)
     message_boxes: list[tuple[str, str]] = field(default_factory=list)
+
+
+#: (major, minor, build) of each host profile's OS (the server editions RRAS runs on)
+OS_VERSIONS: dict[str, tuple[int, int, int]] = {
+    "nt4": (4, 0, 1381),
+    "win2000": (5, 0, 2195),
+    "win2003": (5, 2, 3790),
+    "win2008": (6, 0, 6002),
+    "win7": (6, 1, 7601),
+}
+
+
+def for_profile(profile: Any, **kw: Any) -> PeOptions:
+    """Options matching a host profile (:class:`emulator.host.profiles.Profile`): its OS version,
+    and WOW64 only on a 64-bit OS."""
+    return PeOptions(os_version=OS_VERSIONS[profile.os], wow64=profile.bitness == 64, **kw)
 
 
 _DEFAULT: contextvars.ContextVar[PeOptions | None] = contextvars.ContextVar(
