@@ -53,15 +53,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None
-                            ) -> Generator[None, Any, None]:
+                            ) -> Generator[None, Any, Any]:
     # emulator.testing.assert_conformant (imported, not the fixture) records JUnit
     # properties on the test running now
     from emulator import testing
 
     testing._current_item.append(item)
     try:
-        yield
+        return (yield)
     finally:
         testing._current_item.pop()

@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 from ipaddress import IPv4Address
+from typing import Any
 
 from emulator.abi import structs as S
 
@@ -77,6 +77,7 @@ class SessionInfo:
     server_address: IPv4Address | None = None
     links: list[str] = field(default_factory=list)
     quarantine_state: int = 0
+    ipv6_id: bytes | None = None
     started: float = field(default_factory=time.monotonic)
     started_epoch: int = field(default_factory=lambda: int(time.time()))
 
@@ -184,9 +185,16 @@ def conn3(s: SessionInfo, bitness: int) -> S.RAS_CONNECTION_3:
     c.PppInfo3.ip.wszRemoteAddress = s.remote
     c.PppInfo3.nbf.dwError = 733
     c.PppInfo3.ipv6.dwSize = S.sizeof("PPP_IPV6_CP_INFO", bitness)
-    c.PppInfo3.ipv6.dwError = 733
+    _v6(c.PppInfo3.ipv6, s)
     _lcp(c.PppInfo3.lcp)
     return c
+
+
+def _v6(v6: S.PPP_IPV6_CP_INFO, s: SessionInfo) -> None:
+    if s.ipv6_id is None:
+        v6.dwError, v6.bRemoteInterfaceIdentifier = 733, bytes(8)  # not negotiated
+    else:
+        v6.dwError, v6.bRemoteInterfaceIdentifier = 0, s.ipv6_id[8:16]
 
 
 def conn_ex(s: SessionInfo, bitness: int, stats: int = 0) -> S.RAS_CONNECTION_EX:
@@ -209,7 +217,9 @@ def conn_ex(s: SessionInfo, bitness: int, stats: int = 0) -> S.RAS_CONNECTION_EX
     pi.projectionInfoType = S.MPRAPI_PPP_PROJECTION_INFO_TYPE
     pi.PppProjectionInfo.wszAddress = s.server
     pi.PppProjectionInfo.wszRemoteAddress = s.remote
-    pi.PppProjectionInfo.dwIPv6NegotiationError = 733
+    pi.PppProjectionInfo.dwIPv6NegotiationError = 733 if s.ipv6_id is None else 0
+    pi.PppProjectionInfo.bRemoteInterfaceIdentifier = (bytes(8) if s.ipv6_id is None
+                                                       else s.ipv6_id[8:16])
     pi.PppProjectionInfo.dwAuthenticationProtocol = PPP_LCP_CHAP
     pi.PppProjectionInfo.dwAuthenticationData = PPP_LCP_CHAP_MSV2
     return c
@@ -339,6 +349,7 @@ def _fill3(o: S.RAS_CONNECTION_3, s: SessionInfo, server: str, remote: str) -> N
     o.hConnection, o.wszUserName, o.guid = s.h_connection, s.user, s.guid
     o.rasQuarState = s.quarantine_state
     o.PppInfo3.ip.wszAddress, o.PppInfo3.ip.wszRemoteAddress = server, remote
+    _v6(o.PppInfo3.ipv6, s)
 
 
 def _fill_ex(o: S.RAS_CONNECTION_EX, s: SessionInfo, server: str, remote: str,
@@ -352,6 +363,8 @@ def _fill_ex(o: S.RAS_CONNECTION_EX, s: SessionInfo, server: str, remote: str,
     o.hConnection, o.hInterface = s.h_connection, s.h_interface
     pp = o.ProjectionInfo.PppProjectionInfo
     pp.wszAddress, pp.wszRemoteAddress = server, remote
+    pp.dwIPv6NegotiationError = 733 if s.ipv6_id is None else 0
+    pp.bRemoteInterfaceIdentifier = bytes(8) if s.ipv6_id is None else s.ipv6_id[8:16]
 
 
 def _fill_port(p0: S.RAS_PORT_0, p1: S.RAS_PORT_1, s: SessionInfo, port: str,

@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any, Literal
 
-from emulator.abi.callbacks import SIGNATURES, TABLE_ONLY, Signature
+from emulator.abi.callbacks import SIGNATURES, TABLE_ONLY, Param, Signature
 from emulator.conformance.checks import dll as dchk
 from emulator.conformance.checks.host_monitor import HostMonitor
 from emulator.conformance.findings import Finding, Severity
 from emulator.errors import InputError, LoadError, RasemuError
 from emulator.host import connection as conn
+from emulator.host.connection import ArgTemplates, SessionInfo
 from emulator.host.discovery import Discovery, discover
 from emulator.host.exports import ExportPlan, Strictness, Target, apply_table, plan_exports
 from emulator.host.profiles import DEFAULT_PROFILE, Profile, get_profile
@@ -75,7 +76,7 @@ class LoadedAdminDll:
     #: faults per instance; a fault means the loader reloaded it and its state is gone
     generation: dict[str, int] = field(default_factory=lambda: {"ip": 0, "conn": 0},
                                        repr=False)
-    templates: conn.ArgTemplates | None = field(default=None, repr=False)
+    templates: ArgTemplates | None = field(default=None, repr=False)
 
     @property
     def variants(self) -> dict[str, Any]:
@@ -94,7 +95,7 @@ class Session:
     links: list[str]
     notify_release: bool | None
     id: int
-    info: conn.SessionInfo = field(repr=False, default=None)  # type: ignore[assignment]
+    info: SessionInfo = field(repr=False, default=None)  # type: ignore[assignment]
     refused_by: str | None = None
     _dword: int = field(default=0, repr=False)
     _ip_done: bool = field(default=False, repr=False)
@@ -102,6 +103,8 @@ class Session:
     _pool: bool = field(default=False, repr=False)
     _gen: int = field(default=0, repr=False)
     _get_ev: dict[str, Any] = field(default_factory=dict, repr=False)
+    _ip6: bytes | None = field(default=None, repr=False)
+    _notify6: bool = field(default=False, repr=False)
     _cgen: dict[int, int] = field(default_factory=dict, repr=False)
 
 
@@ -112,8 +115,8 @@ class RasHost:
                  loader: str = "auto", isolate: bool | None = None,
                  strictness: Strictness = "practice", call_timeout: float = 5.0,
                  path_map: Mapping[str, str] | None = None, trace: bool = True,
-                 opener: Opener | None = None, load_options: Mapping[str, Any] | None = None
-                 ) -> None:
+                 opener: Opener | None = None, load_options: Mapping[str, Any] | None = None,
+                 ipv6: bool = False) -> None:
         if strictness not in ("strict", "practice"):
             raise InputError(f"unknown strictness {strictness!r}; expected 'strict' or "
                              "'practice'", where="strictness")
@@ -131,6 +134,8 @@ class RasHost:
         self.discovery: Discovery | None = None
         self.started = False
         self._ip_dll: LoadedAdminDll | None = None
+        self._ip6_dll: LoadedAdminDll | None = None
+        self.ipv6 = ipv6
         self._bits = self.profile.bitness
         self._trace: list[Event] = []
         self._mlock = threading.Lock()  # trace, monitor, findings, counters
@@ -150,7 +155,7 @@ class RasHost:
         self._counts: dict[tuple[str, str, str], int] = {}
         self._monitor = HostMonitor([], self.profile)
         self._stopped = False
-        self._sig_cache: dict[str, Signature] = {}
+        self._sig_cache: dict[str, tuple[Signature, tuple[Any, ...], tuple[Any, ...]]] = {}
 
     # ------------------------------------------------------------------ findings, trace
 
@@ -200,15 +205,36 @@ class RasHost:
                     "wall": round(time.perf_counter() - self._t0, 6),
                     "connected_now": len(self._live), "peak_connected": self._peak}
 
-    def _sig(self, name: str) -> Signature:
-        s = self._sig_cache.get(name)
-        if s is None:
-            s = SIGNATURES.get(name) or TABLE_ONLY[name]
-            self._sig_cache[name] = s
-        return s
+    def _summarisers(self, name: str) -> tuple[Signature, tuple[Any, ...], tuple[Any, ...]]:
+        """Per signature: (signature, argument summarisers, output (name, summariser) pairs)."""
+        got = self._sig_cache.get(name)
+        if got is None:
+            sig = SIGNATURES.get(name) or TABLE_ONLY[name]
+            keep = self.keep_trace
+
+            def arg_fn(p: Param) -> Any:
+                if p.kind == "wstr" or p.kind == "bool_out":
+                    return None  # as is
+                if p.kind == "dword_inout":
+                    return conn.dotted
+                if p.kind == "struct" and not keep:
+                    return False  # not summarised without a kept trace
+                return lambda v, _p=p: summarise_arg(_p, v)
+
+            def out_fn(p: Param) -> Any:
+                if p.kind == "dword_inout":
+                    return conn.dotted
+                if p.kind == "bool_out":
+                    return None
+                return lambda v, _p=p: summarise_output(_p, v)
+
+            got = (sig, tuple(arg_fn(p) for p in sig.params),
+                   tuple((p.name, out_fn(p)) for p in sig.params))
+            self._sig_cache[name] = got
+        return got
 
     def _call(self, d: LoadedAdminDll, inst: str, target: Target,
-              args: tuple[Any, ...] | tuple[conn.SessionInfo, str | None, int],
+              args: tuple[Any, ...] | tuple[SessionInfo, str | None, int],
               session: int | None = None, probe: bool = False,
               lock: bool = True, structs: bool = False) -> tuple[CallResult, Event]:
         """Run one callback under the instance lock and record/observe its event.
@@ -218,7 +244,7 @@ class RasHost:
         """
         dll = d.ip if inst == "ip" else d.conn
         assert dll is not None
-        sig = self._sig(target.signature)
+        _sig, afns, ofns = self._summarisers(target.signature)
         lk = d.ip_lock if inst == "ip" else d.conn_lock
         if lock:
             lk.acquire()
@@ -233,12 +259,16 @@ class RasHost:
             t0 = time.perf_counter()
             res = dll.handle_call(call)
             dt = time.perf_counter() - t0
-            params = sig.params
             keep = self.keep_trace
-            sargs = [summarise_arg(p, a) if keep or p.kind != "struct" else None
-                     for p, a in zip(params, args, strict=False)]
-            outs = {params[i].name: summarise_output(params[i], v)
-                    for i, v in res.outputs.items() if i < len(params)} if res.outputs else {}
+            sargs = [a if f is None else (None if f is False else f(a))
+                     for f, a in zip(afns, args, strict=False)]
+            outs: dict[str, Any] = {}
+            if res.outputs:
+                n = len(ofns)
+                for i, v in res.outputs.items():
+                    if i < n:
+                        pname, f = ofns[i]
+                        outs[pname] = v if f is None else f(v)
             with self._mlock:
                 seq = self._seq
                 self._seq = seq + 1
@@ -248,7 +278,8 @@ class RasHost:
                     "outputs": outs,
                     "fault": None if res.fault is None else {
                         "kind": res.fault.kind, "message": res.fault.message},
-                    "issues": [{"rule": i.rule, "message": i.message} for i in res.issues],
+                    "issues": [{"rule": i.rule, "message": i.message} for i in res.issues]
+                    if res.issues else [],
                     "probe": probe, "session": session}
                 if target.address is not None:
                     ev["target"] = hex(target.address)
@@ -291,6 +322,7 @@ class RasHost:
                 self._monitor.findings.clear()
             self.dlls = []
             self._ip_dll = None
+            self._ip6_dll = None
             self._stopped = False
             with self._slock:
                 self._live.clear()
@@ -330,13 +362,15 @@ class RasHost:
         if ok:
             self._monitor = HostMonitor([(x.path, x.exports) for x in self.dlls], self.profile)
             self._ip_dll = next((x for x in self.dlls if x.plan and x.plan.get_ip), None)
-            if self._ip_dll is not None:
+            # AMBIG-8: the first-exporting-DLL rule is applied to the IPv6 pair as well
+            self._ip6_dll = next((x for x in self.dlls if x.plan and x.plan.get_ipv6), None)
+            for ipd in {id(x): x for x in (self._ip_dll, self._ip6_dll) if x}.values():
                 try:
-                    self._ip_dll.ip = self._open(self._ip_dll.real_path)
+                    ipd.ip = self._open(ipd.real_path)
                 except (InputError, OSError) as exc:
                     self._add_locked([Finding(
                         "R36", Severity.ERROR,
-                        f"cannot load a second instance of {self._ip_dll.path} for the IP "
+                        f"cannot load a second instance of {ipd.path} for the IP "
                         f"callbacks: {exc}", (), subject="host")])
                     ok = False
         if ok:
@@ -484,11 +518,13 @@ class RasHost:
         return conn.ip_to_dword(a)
 
     def connect(self, user: str, port: str, *, proposed: int | str | IPv4Address = 0,
-                links: int = 1) -> Session:
+                links: int = 1, ipv6: bool | None = None) -> Session:
         """One user dials in on ``port`` with ``links`` links; ``proposed`` is RAS's address.
 
         ``proposed`` is an address (``int`` as :class:`ipaddress.IPv4Address` numbers it, text,
-        or an address object) or 0; it is passed in network byte order (R27).
+        or an address object) or 0; it is passed in network byte order (R27). ``ipv6`` (default:
+        the host's ``ipv6`` option) also asks the first DLL exporting the IPv6 pair for an
+        interface identifier (2008+ profiles).
         """
         self._need_started()
         self._check_names(user, port)
@@ -513,7 +549,13 @@ class RasHost:
             s._dword = dw
             s.address = conn.dword_to_ip(dw)
             s.notify_release = None
+        ip6d = self._ip6_dll
+        if ip6d is not None and (self.ipv6 if ipv6 is None else ipv6) and \
+                not self._get_ipv6(ip6d, s, odd):
+            self._release(s)
+            return s
         info.address = s.address
+        info.ipv6_id = s._ip6
         s.state = "refused"  # until every DLL accepted; a fault turns it into "failed"
         if not self._accept_connection(s, odd):
             self._teardown(s, refused_at=s._accepted)
@@ -578,6 +620,27 @@ class RasHost:
                         extra={"address": str(s.address), "users": [o.user, s.user]}))
                 self._owners[value] = s.id
             self._add_locked(found)
+        return True
+
+    def _get_ipv6(self, d: LoadedAdminDll, s: Session, odd: bool) -> bool:
+        """GetIpv6AddressForUser: the 64-bit interface identifier (in the IN6_ADDR's low half)."""
+        plan = d.plan
+        assert plan is not None and plan.get_ipv6 is not None
+        res, ev = self._call(d, "ip", plan.get_ipv6, (s.user, s.port, bytes(16), SENTINEL), s.id)
+        found = dchk.result_findings(ev, d.path, res, odd_names=odd)
+        if res.fault is not None:
+            self._add_locked(found)
+            s.state = "failed"
+            return False
+        notify = int(res.outputs.get(3, SENTINEL) or 0) & 0xFFFFFFFF
+        found += dchk.get_ipv6_findings(ev, d.path, res.returned or 0, notify)
+        self._add_locked(found)
+        if res.returned:
+            s.state = "refused"
+            s.refused_by = d.path
+            return False
+        s._ip6 = bytes(res.outputs.get(2, bytes(16)))
+        s._notify6 = notify != 0
         return True
 
     def _accept_connection(self, s: Session, odd: bool, port: str | None = None) -> bool:
@@ -664,6 +727,13 @@ class RasHost:
                 self._add_locked(dchk.result_findings(ev, ld.path, res))
 
     def _release(self, s: Session) -> None:
+        ip6d = self._ip6_dll
+        if s._ip6 is not None and s._notify6 and ip6d is not None and ip6d.plan is not None \
+                and ip6d.plan.release_ipv6 is not None:
+            res, ev = self._call(ip6d, "ip", ip6d.plan.release_ipv6,
+                                 (s.user, s.port, s._ip6), s.id)
+            self._add_locked(dchk.result_findings(ev, ip6d.path, res))
+        s._ip6 = None
         with self._slock:
             if self._owners.get(s._dword) == s.id:
                 del self._owners[s._dword]

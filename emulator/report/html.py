@@ -16,6 +16,7 @@ import hashlib
 import html
 import json
 import math
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,19 @@ from emulator.conformance.rules import RULES
 from emulator.report import Report, findings_by_rule, sort_findings
 from emulator.report.text import rule_title
 
-__all__ = ["PoolSeries", "Timeline", "occupancy", "render", "timeline"]
+__all__ = [
+    "PoolSeries",
+    "Timeline",
+    "clean",
+    "esc",
+    "occupancy",
+    "pool_svg",
+    "render",
+    "result_class",
+    "timeline",
+    "timeline_svg",
+    "write",
+]
 
 #: port rows drawn per timeline (ports with failing calls are kept first)
 MAX_ROWS = 80
@@ -43,6 +56,8 @@ FINDINGS_SHOWN = 10
 #: evidence items and characters shown per finding
 EVIDENCE_ITEMS = 8
 EVIDENCE_CHARS = 4_000
+#: characters of one argument shown in an evidence call line
+ARG_CHARS = 300
 #: characters of a port name drawn as a row label (the full name is in the tooltip)
 LABEL_CHARS = 20
 #: tooltip length
@@ -251,7 +266,8 @@ class _Sess:
 def _call_title(ev: Mapping[str, Any], seq: int, cls: str) -> str:
     call = clean(ev.get("call", "?"))
     ret = ev.get("returned")
-    parts = [f"#{seq} {call}"]
+    dll = ev.get("dll")
+    parts = [f"#{seq} {call}" + (f" in {clean(_stem(dll))}" if isinstance(dll, str) and dll else "")]
     fault = ev.get("fault")
     if isinstance(fault, dict):
         parts.append(f"fault {clean(fault.get('kind', ''))}: {clean(fault.get('message', ''))}")
@@ -696,14 +712,17 @@ def _event_line(ev: Mapping[str, Any]) -> str:
     seq = ev.get("seq")
     args = ev.get("args")
     shown = []
+
+    def js(v: Any) -> str:
+        return _cut(json.dumps(v, ensure_ascii=False, default=str), ARG_CHARS)
+
     if isinstance(args, list):
         for a in args:
             if isinstance(a, dict):
-                inner = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}"
-                                  for k, v in a.items() if k != "struct")
+                inner = ", ".join(f"{k}={js(v)}" for k, v in a.items() if k != "struct")
                 shown.append(f"{a.get('struct', '')}{{{inner}}}")
             else:
-                shown.append(json.dumps(a, ensure_ascii=False, default=str))
+                shown.append(js(a))
     head = (f"#{seq} " if seq is not None else "") + f"{ev.get('instance', '')} ".lstrip()
     line = f'<span class="ev-dim">{esc(head)}</span><span class="ev-call">{esc(ev.get("call", "?"))}</span>'
     line += esc("(" + ", ".join(shown) + ")")
@@ -715,7 +734,7 @@ def _event_line(ev: Mapping[str, Any]) -> str:
     outs = ev.get("outputs")
     if isinstance(outs, dict) and outs:
         line += '\n    <span class="ev-dim">outputs</span> ' + esc(
-            ", ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in outs.items()))
+            ", ".join(f"{k}={js(v)}" for k, v in outs.items()))
     for issue in ev.get("issues") or ():
         if isinstance(issue, dict):
             line += f'\n    <span class="ev-fault">{esc(issue.get("rule", ""))}: {esc(issue.get("message", ""))}</span>'
@@ -1043,7 +1062,7 @@ def render(reports: Sequence[Report]) -> str:
             f"<script>{js}</script></body></html>\n")
 
 
-def write(reports: Sequence[Report], path: str) -> None:
+def write(reports: Sequence[Report], path: str | os.PathLike[str]) -> None:
     """Render ``reports`` and write the page to ``path`` atomically."""
     from emulator.report import write_atomic
 

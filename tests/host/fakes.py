@@ -97,6 +97,10 @@ class FakeDll(AdminDll):
                 self.next = 10 if n > 200_000 else n
             self.leases[key] = addr
             return CallResult(0, {2: addr, 3: 1})
+        if name == "MprAdminGetIpv6AddressForUser":
+            return CallResult(0, {2: bytes(8) + bytes([2, 0, 0x5E, 0xFF, 0xFE, 0, 0, 1]), 3: 1})
+        if name == "MprAdminReleaseIpv6AddressForUser":
+            return CallResult(0, {2: a[2]})
         if name.endswith("ReleaseIpAddress"):
             if self.leases.get((a[0], a[1])) == a[2]:
                 del self.leases[(a[0], a[1])]

@@ -54,7 +54,7 @@ def test_contents() -> None:
     assert ex.ProjectionInfo.projectionInfoType == 1
     p0, p1 = C.build_args("MprAdminAcceptNewLink", s, 64, port="VPN3")
     assert p0.wszPortName == "VPN3" and p0.hPort == p1.hPort == s.h_port("VPN3")
-    p, st, params = C.build_args("RasAdminAcceptNewConnection", s, 32)
+    p, _st, params = C.build_args("RasAdminAcceptNewConnection", s, 32)
     assert p.NumMediaParms == 2 and p.SizeMediaParms == 2 * S.sizeof("RAS_PARAMETERS", 32)
     assert p.ProjResult.ip.wszAddress == "10.1.2.3" and params[0].P_Key == "MAXCONNECTBPS"
 

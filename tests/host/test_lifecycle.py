@@ -469,3 +469,37 @@ def test_release_after_reload_is_a_consequence_not_a_defect() -> None:
     assert crashed["n"] == 2
     assert rules(host) == {"R65"}
     assert any(f.rule == "R46" and f.severity.value == "info" for f in host.findings)
+
+
+def test_ipv6_pair() -> None:  # 2008+: IPv6 analogue, first exporting DLL (AMBIG-8), R61
+    host, op = make_host(profile="win2008", ipv6=True)
+    host.start()
+    s = host.connect("alice", "VPN0")
+    assert s.state == "connected"
+    host.disconnect(s)
+    names = [c for _, _, c in calls(host, s.id)]
+    assert names[:2] == [f"{M}GetIpAddressForUser", f"{M}GetIpv6AddressForUser"]
+    assert names[-2:] == [f"{M}ReleaseIpv6AddressForUser", f"{M}ReleaseIpAddress"]
+    g6 = next(e for e in host.trace if e["call"] == f"{M}GetIpv6AddressForUser")
+    assert g6["args"][3] == 0xA5A5A5A5 and g6["args"][2] == "00" * 16
+    a3 = next(a for n, a in op.of(A)[0].calls if n == f"{M}AcceptNewConnection3")
+    assert a3[3].PppInfo3.ipv6.bRemoteInterfaceIdentifier == bytes([2, 0, 0x5E, 0xFF, 0xFE, 0, 0, 1])
+    host.stop()
+    assert not rules(host)
+    # off by default, never on profiles without IPv6
+    for prof, kw in (("win2008", {}), ("win2003", {"ipv6": True})):
+        h, _ = make_host(profile=prof, **kw)
+        h.start()
+        h.disconnect(h.connect("bob", "VPN1"))
+        h.stop()
+        assert not [e for e in h.trace if "Ipv6" in e["call"]]
+
+
+def test_ipv6_sentinel_r61() -> None:
+    host, _ = make_host(profile="win7", ipv6=True, opener=Opener(**{"*": {"overrides": {
+        f"{M}GetIpv6AddressForUser": lambda d, c: CallResult(0, {2: bytes(16), 3: 0xA5A5A5A5})}}}))
+    host.start()
+    host.disconnect(host.connect("alice", "VPN0"))
+    host.stop()
+    assert rules(host) == {"R61"}
+    assert [e for e in host.trace if e["call"] == f"{M}ReleaseIpv6AddressForUser"]

@@ -233,10 +233,10 @@ def snippet(request: pytest.FixtureRequest) -> tuple[int, str]:
 class Guest:
     """A loaded snippet DLL plus its registry and options."""
 
-    def __init__(self, bits: int, path: str, registry: Registry) -> None:
+    def __init__(self, bits: int, path: str, registry: Registry, wow64: bool = True) -> None:
         self.bits = bits
         self.reg = registry
-        self.opts = PeOptions(registry=registry)
+        self.opts = PeOptions(registry=registry, wow64=wow64)
         self.dll: PeDll = load(path, bitness=bits, opts=self.opts)
 
     def run(self, export: str) -> list[int]:
@@ -295,6 +295,19 @@ def test_wow64_redirection_follows_the_dll_bitness(guest: Guest) -> None:
     assert reg.get_value(r"HKLM\SOFTWARE\Microsoft\RAS\AdminDll", "DisplayName", view=64)[0] == REG_SZ
     assert not reg.key_exists(r"HKLM\SOFTWARE\WOW6432Node\Microsoft\RAS\AdminDll", view=64)
     assert o[6] == 87  # KEY_WOW64_32KEY | KEY_WOW64_64KEY together
+
+
+def test_32bit_windows_has_no_redirection(snippet: tuple[int, str]) -> None:
+    bits, path = snippet
+    g = Guest(bits, path, Registry(), wow64=False)  # e.g. the win2003-x86 host profile
+    try:
+        o = g.run("Wow")
+    finally:
+        g.dll.close()
+    assert o[:6] == [0] * 6 and o[6] == 87
+    for sub in ("Pool", "Pool64", "Pool32"):  # the view flags change nothing on 32-bit Windows
+        assert g.reg.key_exists(rf"HKLM\SOFTWARE\Vendor\{sub}", view=64) == (bits == 32 or sub != "Pool32")
+    assert g.reg.key_exists(r"HKLM\SOFTWARE\WOW6432Node\Vendor\Pool32", view=64) == (bits == 64)
 
 
 def test_error_codes(guest: Guest) -> None:

@@ -549,6 +549,7 @@ def test_sandbox_paths_never_escape(tmp_path: Path) -> None:
         "D:\\data": ("d", ["data"]),
         "\\\\?\\C:\\x": ("c", ["x"]),
         "pool.cfg": ("c", ["Windows", "System32", "pool.cfg"]),
+        "/etc/passwd": ("c", ["etc", "passwd"]),  # a host path is just a path on drive C: inside
     }
     for path, want in ok.items():
         assert _components(_C(), path) == want, path  # type: ignore[arg-type]
@@ -644,3 +645,45 @@ def test_version_and_environment_from_the_options(bits: int, monkeypatch: pytest
     assert r.fault is None and r.debug_output == ("C:\\ProgramData",)
     n = len("C:\\ProgramData")
     assert r.returned == (5 << 24 | 2 << 16 | 3 << 12 | n << 6 | (n + 1) << 1 | 1)
+
+
+def test_shlwapi_paths_and_values(bits: int, tmp_path: Path) -> None:
+    from emulator.registry.model import REG_SZ, Registry
+
+    src = r"""
+    #include <windows.h>
+    #include <shlwapi.h>
+    __declspec(dllexport) DWORD WINAPI S(void)
+    {
+        WCHAR buf[MAX_PATH], path[MAX_PATH] = L"C:\\ProgramData\\Vendor\\pool.cfg";
+        DWORD r = 0, type = 0, cb = sizeof buf;
+        PathCombineW(buf, L"C:\\ProgramData", L"Vendor\\pool.cfg");
+        OutputDebugStringW(buf);
+        OutputDebugStringW(PathFindFileNameW(path));
+        PathRemoveFileSpecW(path);
+        OutputDebugStringW(path);
+        PathAppendW(path, L"x.ini");
+        OutputDebugStringW(path);
+        r |= PathFileExistsW(L"C:\\ProgramData") << 0;
+        r |= PathFileExistsW(L"C:\\ProgramData\\nothing") << 1;
+        r |= (SHGetValueW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\RAS\\AdminDll", L"DisplayName", &type,
+                          buf, &cb) == ERROR_SUCCESS) << 2;
+        OutputDebugStringW(buf);
+        r |= (SHSetValueW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\RAS\\AdminDll", L"Vendor", REG_SZ,
+                          L"v", 4) == ERROR_SUCCESS) << 3;
+        r |= (SHDeleteKeyW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\RAS\\AdminDll") == ERROR_SUCCESS) << 4;
+        return r | type << 8 | cb << 16;
+    }
+    """
+    reg = Registry()
+    reg.set_value(r"HKLM\SOFTWARE\Microsoft\RAS\AdminDll", "DisplayName", REG_SZ, "Pool\0".encode("utf-16-le"))
+    g = Guest(_build(src, bits, libs=("shlwapi",)), bits, PeOptions(registry=reg, sandbox=str(tmp_path)))
+    try:
+        r = g.call("S")
+    finally:
+        g.dll.close()
+    assert r.fault is None, r.fault
+    assert r.debug_output == ("C:\\ProgramData\\Vendor\\pool.cfg", "pool.cfg", "C:\\ProgramData\\Vendor",
+                              "C:\\ProgramData\\Vendor\\x.ini", "Pool")
+    assert r.returned == (0b11101 | REG_SZ << 8 | 10 << 16)
+    assert not reg.key_exists(r"HKLM\SOFTWARE\Microsoft\RAS\AdminDll")

@@ -18,6 +18,10 @@ STANDINS = ROOT / "fixtures" / "standins"
 GOOD = STANDINS / "good.py"
 NO_NOTIFY = STANDINS / "bad_no_notify.py"
 DUP = STANDINS / "bad_dup_address.py"
+PREBUILT = ROOT / "fixtures" / "dlls" / "prebuilt"
+#: plugins the inner runs do not need (they only cost start-up time, most in xdist workers)
+LEAN = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark",
+        "-p", "no:fakefs")
 
 VENDOR_SUITE = '''
 import ipaddress
@@ -51,19 +55,6 @@ def test_exports(admin_dll):
 def vendor(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(test_vendor=VENDOR_SUITE)
     return pytester
-
-
-def test_good_standin_passes(vendor: pytest.Pytester) -> None:
-    res = vendor.runpytest("--rasemu-dll", str(GOOD), "-p", "no:cacheprovider")
-    res.assert_outcomes(passed=3)
-
-
-def test_bad_standin_fails_with_r61_and_evidence(vendor: pytest.Pytester) -> None:
-    res = vendor.runpytest("--rasemu-dll", str(NO_NOTIFY), "-p", "no:cacheprovider")
-    res.assert_outcomes(passed=1, failed=2)
-    out = res.stdout.str()
-    assert "R61 [error]" in out and "bNotifyRelease" in out
-    assert "evidence:" in out and "MprAdminGetIpAddressForUser" in out
 
 
 def _props(xml: Path) -> dict[str, dict[str, str]]:
@@ -102,7 +93,7 @@ def test_xdist_two_workers_and_junit_rule_ids(pytester: pytest.Pytester) -> None
     pytester.makepyfile(test_vendor=XDIST_SUITE)
     xml = pytester.path / "junit.xml"
     res = pytester.runpytest_subprocess("-n", "2", "--rasemu-dll", str(GOOD),
-                                        f"--junitxml={xml}", "-p", "no:cacheprovider")
+                                        f"--junitxml={xml}", *LEAN)
     res.assert_outcomes(passed=3, failed=2)
     out = res.stdout.str()
     assert "created: 2/2 workers" in out and "R61 [error]" in out
@@ -116,22 +107,27 @@ def test_xdist_two_workers_and_junit_rule_ids(pytester: pytest.Pytester) -> None
     assert "rasemu.rules" not in props["test_exports"]  # no assert_conformant there
 
 
-def test_junit_plain_run(vendor: pytest.Pytester) -> None:
+def test_good_standin_passes_and_records_rules(vendor: pytest.Pytester) -> None:
+    xml = vendor.path / "junit.xml"
+    res = vendor.runpytest("--rasemu-dll", str(GOOD), f"--junitxml={xml}", *LEAN)
+    res.assert_outcomes(passed=3)
+    one = _props(xml)["test_one_user"]
+    assert one["rasemu.failed_rules"] == "" and "R47" in one["rasemu.rules"]  # R47: info note
+
+
+def test_bad_standin_fails_with_r61_evidence_and_junit_properties(vendor: pytest.Pytester) -> None:
     xml = vendor.path / "junit.xml"
     res = vendor.runpytest("--rasemu-dll", str(NO_NOTIFY), f"--junitxml={xml}",
-                           "-p", "no:cacheprovider")
+                           *LEAN)
     res.assert_outcomes(passed=1, failed=2)
+    out = res.stdout.str()
+    assert "R61 [error]" in out and "bNotifyRelease" in out
+    assert "evidence:" in out and "MprAdminGetIpAddressForUser" in out
     props = _props(xml)
     one = props["test_one_user"]
     assert "R61" in one["rasemu.rules"].split(",") and one["rasemu.failed_rules"] == "R61"
+    assert one["rasemu.finding.1"].startswith("R61 error: ")
     assert props["test_multilink_and_reauth"]["rasemu.failed_rules"] == "R61"  # imported helper
-
-
-def test_passing_test_records_rules_too(vendor: pytest.Pytester) -> None:
-    xml = vendor.path / "junit.xml"
-    vendor.runpytest("--rasemu-dll", str(GOOD), f"--junitxml={xml}", "-p", "no:cacheprovider")
-    one = _props(xml)["test_one_user"]
-    assert one["rasemu.failed_rules"] == "" and "R47" in one["rasemu.rules"]  # R47: info note
 
 
 def test_marker_param_and_ini(pytester: pytest.Pytester) -> None:
@@ -162,11 +158,11 @@ def test_param(ras_host):
 def test_marker_typo(ras_host):
     pass
 ''')
-    res = pytester.runpytest("-p", "no:cacheprovider", "-rA")
+    res = pytester.runpytest(*LEAN, "-rA")
     res.assert_outcomes(passed=3, errors=1)
     assert "unknown argument(s) dlll" in res.stdout.str()
     # the marker is registered: --strict-markers accepts it
-    pytester.runpytest("--strict-markers", "-p", "no:cacheprovider", "-k", "marker_rel"
+    pytester.runpytest("--strict-markers", *LEAN, "-k", "marker_rel"
                        ).assert_outcomes(passed=1)
 
 
@@ -174,39 +170,35 @@ def shutil_copy(src: Path, dst: Path) -> None:
     dst.write_text(src.read_text())
 
 
-def test_no_dll_is_a_clear_setup_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_x(ras_host):\n    pass\n")
-    res = pytester.runpytest("-p", "no:cacheprovider")
-    res.assert_outcomes(errors=1)
-    assert "no admin DLL for this test: give --rasemu-dll PATH" in res.stdout.str()
-
-
-def test_host_that_does_not_start_fails_with_findings(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_x(ras_host):\n    pass\n")
-    res = pytester.runpytest("--rasemu-dll", str(STANDINS / "bad_no_accept_link.py"),
-                             "-p", "no:cacheprovider")
-    res.assert_outcomes(errors=1)
-    out = res.stdout.str()
-    assert "the RAS host did not start" in out and "R48 [error]" in out
-
-
-def test_config_waiver_applies_to_assert_conformant(vendor: pytest.Pytester) -> None:
-    vendor.makefile(".toml", rasemu='[[waive]]\nrule = "R61"\nreason = "accepted until 2.1"\n')
-    res = vendor.runpytest("--rasemu-dll", str(NO_NOTIFY), "-p", "no:cacheprovider")
-    res.assert_outcomes(passed=3)
-
-
-def test_severity_gate(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile('''
+def test_setup_errors_and_the_severity_gate(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(f'''
 import pytest
 from emulator.testing import assert_conformant
 
+def test_no_dll(ras_host):
+    pass
+
+@pytest.mark.rasemu(dll={str(STANDINS / "bad_no_accept_link.py")!r})
+def test_does_not_start(ras_host):
+    pass
+
+@pytest.mark.rasemu(dll={str(GOOD)!r})
 def test_info_gate(ras_host):
     ras_host.disconnect(ras_host.connect("a", "P1"))
     with pytest.raises(AssertionError, match="R47"):
         assert_conformant(ras_host, severity="info")
 ''')
-    pytester.runpytest("--rasemu-dll", str(GOOD), "-p", "no:cacheprovider").assert_outcomes(passed=1)
+    res = pytester.runpytest(*LEAN)
+    res.assert_outcomes(passed=1, errors=2)
+    out = res.stdout.str()
+    assert "no admin DLL for this test: give --rasemu-dll PATH" in out
+    assert "the RAS host did not start" in out and "R48 [error]" in out
+
+
+def test_config_waiver_applies_to_assert_conformant(vendor: pytest.Pytester) -> None:
+    vendor.makefile(".toml", rasemu='[[waive]]\nrule = "R61"\nreason = "accepted until 2.1"\n')
+    res = vendor.runpytest("--rasemu-dll", str(NO_NOTIFY), *LEAN)
+    res.assert_outcomes(passed=3)
 
 
 def test_assert_conformant_on_reports_and_findings() -> None:
@@ -227,7 +219,6 @@ def test_assert_conformant_on_reports_and_findings() -> None:
         assert_conformant(42)
 
 
-PREBUILT = ROOT / "fixtures" / "dlls" / "prebuilt"
 
 
 def test_real_pe_dlls_through_the_fixtures(pytester: pytest.Pytester) -> None:
@@ -249,6 +240,6 @@ def test_bad(ras_host, assert_conformant):
     assert s.state == "connected" and str(s.address).startswith("192.168.100.")
     assert_conformant(ras_host)
 ''')
-    res = pytester.runpytest("-p", "no:cacheprovider")
+    res = pytester.runpytest(*LEAN)
     res.assert_outcomes(passed=1, failed=1)
     assert "R61 [error]" in res.stdout.str()

@@ -321,6 +321,9 @@ def test_ten_thousand_sessions_stay_small_and_keep_every_fault(big: tuple[Report
     # findings: the first 100 of the rule in full, the rest counted
     group = tree.root.find_all("article", class_="rule")[0]
     assert len(group.find_all("li", class_="finding")) == rhtml.MAX_FINDINGS_PER_RULE
+    fold = group.find_all("details", class_="findings-more")
+    assert len(fold) == 1 and "Show 90 more findings of R63" in fold[0].find_all("summary")[0].all_text()
+    assert len(fold[0].find_all("li", class_="finding")) == 90  # 10 shown, 90 behind the fold
     assert "… and 2,900 more findings of R63" in group.all_text()
     assert "3,000 findings" in group.all_text()
 
@@ -335,6 +338,21 @@ def test_many_ports_keep_the_failing_ones() -> None:
     assert {f"VPN1-{k % 1_500}" for k in faults} <= set(labels)
     assert len(svg.root.find_all("circle", class_="mk-fault")) == len(faults)
     assert len(svg.root.find_all("circle", class_="mk")) <= 500
+
+
+def test_long_evidence_is_cut() -> None:
+    ev = synthetic_trace(30, 5)
+    blob = {"dump": "x" * 20_000}
+    r = Report(dlls=["a.dll"], profile="win7-x64", loader="pe", strictness="practice", level_met=None,
+               findings=[Finding("R63", Severity.ERROR, "many calls", tuple(ev)),
+                         Finding("R76", Severity.WARNING, "a big blob", (blob,))],
+               stats={"sessions": 30, "calls": len(ev), "seconds": 1.0})
+    tree = well_formed(rhtml.render([r]))
+    codes = [d.all_text() for d in tree.root.find_all("details", class_="evidence")]
+    assert "Evidence · 184 trace events" in codes[0]
+    assert f"… cut: {rhtml.EVIDENCE_ITEMS} of 184 shown" in codes[0]
+    assert codes[0].count("MprAdmin") == rhtml.EVIDENCE_ITEMS
+    assert len(codes[1]) < rhtml.EVIDENCE_CHARS + 300 and "… cut: 1 of 1 shown" in codes[1]
 
 
 def test_occupancy_is_decimated_but_keeps_the_peak(big: tuple[Report, set[int], str]) -> None:

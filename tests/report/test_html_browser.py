@@ -41,7 +41,7 @@ pytestmark = pytest.mark.skipif(
 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars")
+         "--hide-scrollbars", "--disable-dev-shm-usage")
 
 
 def open_page(page: Path, tmp: Path, *, shot: str | None = None, extra: tuple[str, ...] = ()) -> StrictTree:

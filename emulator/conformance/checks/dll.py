@@ -6,7 +6,6 @@ path as ``subject``; see the severity table in :mod:`emulator.conformance.checks
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from ipaddress import IPv4Address
 from typing import Any
@@ -18,48 +17,61 @@ from emulator.loaders.base import CallResult, ResourceUsage
 SENTINEL = 0xA5A5A5A5  # R78: pre-filled into *bNotifyRelease before every GetIp call
 NO_ERROR = 0
 
-_PRIVATE = tuple(ipaddress.IPv4Network(n) for n in
-                 ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
-_BAD = (
-    (ipaddress.IPv4Network("0.0.0.0/8"), "in 0.0.0.0/8 (this network)"),
-    (ipaddress.IPv4Network("127.0.0.0/8"), "a loopback address (127.0.0.0/8)"),
-    (ipaddress.IPv4Network("224.0.0.0/4"), "a multicast address (224.0.0.0/4)"),
-)
-_BROADCAST = IPv4Address("255.255.255.255")
 
 
-def _private(a: IPv4Address) -> bool:
-    return any(a in n for n in _PRIVATE)
+def _private_octets(a: int, b: int) -> int:
+    """Prefix length of the private range a.b.x.x lies in (10/8, 172.16/12, 192.168/16,
+    100.64/10), 0 when none."""
+    if a == 10:
+        return 8
+    if a == 172 and 16 <= b < 32:
+        return 12
+    if a == 192 and b == 168:
+        return 16
+    if a == 100 and 64 <= b < 128:
+        return 10
+    return 0
 
 
 def not_unicast(addr: IPv4Address) -> tuple[str, Severity] | None:
     """Why ``addr`` is not a unicast host address (with the severity), or None (R64)."""
-    if addr == _BROADCAST:
+    return not_unicast_dword(int.from_bytes(addr.packed, "little"))
+
+
+def not_unicast_dword(value: int) -> tuple[str, Severity] | None:
+    """:func:`not_unicast` for a DWORD in network byte order (memory a,b,c,d)."""
+    a, d = value & 0xFF, value >> 24 & 0xFF
+    if value & 0xFFFFFFFF == 0xFFFFFFFF:
         return "the limited broadcast address", Severity.ERROR
-    for net, why in _BAD:
-        if addr in net:
-            return why, Severity.ERROR
-    last = addr.packed[3]
-    if last in (0, 255):
+    if a == 0:
+        return "in 0.0.0.0/8 (this network)", Severity.ERROR
+    if a == 127:
+        return "a loopback address (127.0.0.0/8)", Severity.ERROR
+    if 224 <= a < 240:
+        return "a multicast address (224.0.0.0/4)", Severity.ERROR
+    if d in (0, 255):
         return (f"likely the network or broadcast address of its /24 pool "
-                f"(last octet {last})"), Severity.WARNING
+                f"(last octet {d})"), Severity.WARNING
     return None
 
 
 def looks_byteswapped(value: int, proposed: int) -> bool:
-    """Whether the DWORD a DLL wrote reads like a host-order address (R62, AMBIG-5)."""
+    """Whether the DWORD a DLL wrote reads like a host-order address (R62, AMBIG-5).
+
+    True when it is the byte-swapped proposal, or when its swapped form lies in a private
+    range that the address as read does not (e.g. 10.100.168.192 for 192.168.100.10).
+    """
     if value == 0:
         return False
     if proposed and value != proposed and value == byteswap32(proposed):
         return True
-    addr = dword_to_ip(value)
-    swapped = dword_to_ip(byteswap32(value))
-    for net in _PRIVATE:
-        if swapped in net and addr not in net:
-            # e.g. 10.100.168.192 for 192.168.100.10: the swapped form sits in a private
-            # range the address as read does not
-            return net.prefixlen > 8 or not _private(addr)
-    return False
+    fwd = _private_octets(value & 0xFF, value >> 8 & 0xFF)
+    swp = _private_octets(value >> 24 & 0xFF, value >> 16 & 0xFF)
+    if not swp:
+        return False
+    if fwd == swp:
+        return False
+    return swp > 8 or not fwd
 
 
 def get_ip_findings(ev: Mapping[str, Any], subject: str, proposed: int, returned: int,
@@ -100,12 +112,25 @@ def get_ip_findings(ev: Mapping[str, Any], subject: str, proposed: int, returned
             "extra); addresses are DWORDs in network byte order (memory a,b,c,d)",
             evid, subject=subject,
             extra={"address": str(addr), "host_order": str(dword_to_ip(byteswap32(value)))}))
-    bad = not_unicast(addr)
+    bad = not_unicast_dword(value)
     if bad is not None:
         out.append(Finding(
             "R64", bad[1], f"{ev['call']} handed out {addr}: {bad[0]}; only unicast host "
             "addresses may be assigned", evid, subject=subject))
     return out
+
+
+def get_ipv6_findings(ev: Mapping[str, Any], subject: str, returned: int,
+                      notify: int) -> list[Finding]:
+    """Judge one GetIpv6AddressForUser result that returned (R61 for its bNotifyRelease)."""
+    if returned != NO_ERROR:
+        return []
+    if notify == SENTINEL:
+        return [Finding(
+            "R61", Severity.ERROR,
+            f"{ev['call']} returned NO_ERROR without writing *bNotifyRelease (still the sentinel "
+            f"{SENTINEL:#x}); the host treats it as TRUE (R45)", (ev,), subject=subject)]
+    return []
 
 
 def bool_findings(ev: Mapping[str, Any], subject: str, returned: int | None,

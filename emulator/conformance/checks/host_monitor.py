@@ -26,7 +26,17 @@ _SIZES = {32: {"RAS_CONNECTION_EX": 1664, "RAS_CONNECTION_3": 788},
           64: {"RAS_CONNECTION_EX": 1672, "RAS_CONNECTION_3": 792}}
 
 
+_KINDS: dict[str, str] = {}
+
+
 def _kind(call: str) -> str:
+    k = _KINDS.get(call)
+    if k is None:
+        k = _KINDS[call] = _kind_of(call)
+    return k
+
+
+def _kind_of(call: str) -> str:
     if call in _GET:
         return "get"
     if call in _REL:
