@@ -158,6 +158,21 @@ def open_close(lib: str, n: int, *, reuse: bool) -> float:
     return (time.perf_counter() - t0) / n
 
 
+def open_pair(lib: str, prestart: bool) -> float:
+    """Seconds to open the host's two instances with no warm child idle."""
+    from emulator.loaders import isolated
+
+    isolated.clear_pool()
+    isolated.configure_pool(prestart=prestart)
+    t0 = time.perf_counter()
+    a = isolated.IsolatedDll("native", lib)
+    b = isolated.IsolatedDll("native", lib)
+    dt = time.perf_counter() - t0
+    a.close()
+    b.close()
+    return dt
+
+
 def lifecycle(lib: str, repeat: int) -> None:
     from emulator.conformance.run import check_dll
     from emulator.loaders import isolated
@@ -177,8 +192,12 @@ def lifecycle(lib: str, repeat: int) -> None:
     isolated.clear_pool()
     isolated.IsolatedDll("native", lib).close()  # the pool now holds warm children
     warm = min(open_close(lib, 20, reuse=True) for _ in range(repeat))
+    pair = {flag: min(open_pair(lib, flag) for _ in range(repeat)) for flag in (False, True)}
+    isolated.configure_pool(prestart=True)
     ms_row("IsolatedDll(native) open+close (cold, new child)", cold)
     ms_row("IsolatedDll(native) open+close (warm pool)", warm, cold, "of cold")
+    ms_row("two instances (R36) from an empty pool, no prestart", pair[False])
+    ms_row("two instances (R36) from an empty pool, prestart", pair[True], pair[False])
     ms_row("check_dll good .so, isolate=False (baseline)", in_process, in_process)
     ms_row("check_dll good .so, isolate=False, first in process", first_in_process, in_process)
     ms_row("check_dll good .so, isolated, pool empty", cold_check, in_process)

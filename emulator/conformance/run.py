@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from emulator.conformance.findings import Finding, Severity
-from emulator.errors import InputError
+from emulator.errors import InputError, RasemuError
 from emulator.host.discovery import ADMIN_DLL_KEY
 from emulator.host.profiles import Profile, get_profile
 from emulator.host.scenarios import (
@@ -266,6 +266,7 @@ def _run_parallel(groups: list[list[Path]], jobs: int, prof: Profile, loader: st
                   progress: Callable[[int, Report], None] | None) -> list[Report]:
     """Each group in a worker process; nothing is shared between workers but the arguments."""
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     out: list[Report | None] = [None] * len(groups)
     with ProcessPoolExecutor(max_workers=min(jobs, len(groups))) as pool:
@@ -279,6 +280,14 @@ def _run_parallel(groups: list[list[Path]], jobs: int, prof: Profile, loader: st
             done, pending = wait(pending, return_when=FIRST_EXCEPTION)
             for fut in done:
                 exc = fut.exception()
+                if isinstance(exc, BrokenProcessPool):
+                    names = ", ".join(str(p) for k, g in enumerate(groups) if out[k] is None
+                                      for p in g)
+                    raise RasemuError(
+                        f"a worker process died while checking one of: {names} (the DLL ended "
+                        "the process, or it was killed or out of memory); run with --jobs 1 "
+                        "to see which DLL brings the host down"
+                    ) from None
                 if exc is not None:
                     for other in pending:
                         other.cancel()

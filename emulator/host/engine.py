@@ -17,10 +17,20 @@ Lifecycle (spec 1.3/2.5 with section 8's decisions):
   (section 8 order; R24, R31). NT 4.0: accept/hang-up once per port (R37).
 * ``reauthenticate``: AcceptReauthentication(Ex) in every DLL; a refusal disconnects the session.
 
+* IPv6 (2008+, opt-in with ``ipv6=True``): GetIpv6 in the first DLL exporting the IPv6 pair
+  (AMBIG-8: the IPv4 rule applied), after GetIp; ReleaseIpv6 before ReleaseIp at teardown.
+* ``stop`` then ``start`` again models a service restart: everything is reloaded; findings,
+  trace and counters carry on.
+
 Locks (R34, R35): each DLL instance has one lock, so a callback never runs twice at once and each
 group (the IP pair; the connection, link and reauth callbacks) is serialised; the two groups run
-concurrently on separate instances (R70). The host monitor (:mod:`emulator.conformance.checks`)
-watches every call.
+concurrently on separate instances (R70). Structure arguments come from per-instance templates
+refilled under that lock (the loaders copy or pack them during the call). The host monitor
+(:mod:`emulator.conformance.checks`) watches every call.
+
+Faults (R46): the loader has reloaded the DLL, so its state is gone; the session fails and the
+host goes on. Later failures that follow from the lost state (a Release of a lease granted before
+the reload, an address handed out again) are info findings, not new defects.
 """
 
 from __future__ import annotations
@@ -77,6 +87,8 @@ class LoadedAdminDll:
     generation: dict[str, int] = field(default_factory=lambda: {"ip": 0, "conn": 0},
                                        repr=False)
     templates: ArgTemplates | None = field(default=None, repr=False)
+    #: instances whose DLL wrote through [in] pointers (R69): their leaks may be consequences
+    wrote_inputs: set[str] = field(default_factory=set, repr=False)
 
     @property
     def variants(self) -> dict[str, Any]:
@@ -242,10 +254,13 @@ class RasHost:
         With ``structs`` True, ``args`` is ``(session info, port, stats)`` and the structure
         arguments are filled from the DLL's templates while the lock is held.
         """
-        dll = d.ip if inst == "ip" else d.conn
+        if inst == "ip":
+            dll, lk = d.ip, d.ip_lock
+        else:
+            dll, lk = d.conn, d.conn_lock
         assert dll is not None
-        _sig, afns, ofns = self._summarisers(target.signature)
-        lk = d.ip_lock if inst == "ip" else d.conn_lock
+        got = self._sig_cache.get(target.signature)
+        _sig, afns, ofns = got if got is not None else self._summarisers(target.signature)
         if lock:
             lk.acquire()
         try:
@@ -254,12 +269,13 @@ class RasHost:
                 info, port, stats = args
                 args = d.templates.args(target.signature, info, port, stats)
             call = Call(target.target, args,
-                        target.signature if target.address is not None else None,
+                        None if target.address is None else target.signature,
                         self.call_timeout)
             t0 = time.perf_counter()
             res = dll.handle_call(call)
             dt = time.perf_counter() - t0
             keep = self.keep_trace
+            fault = res.fault
             sargs = [a if f is None else (None if f is False else f(a))
                      for f, a in zip(afns, args, strict=False)]
             outs: dict[str, Any] = {}
@@ -276,8 +292,8 @@ class RasHost:
                     "seq": seq, "t": round(t0 - self._t0, 6), "dll": d.path, "instance": inst,
                     "call": target.signature, "args": sargs, "returned": res.returned,
                     "outputs": outs,
-                    "fault": None if res.fault is None else {
-                        "kind": res.fault.kind, "message": res.fault.message},
+                    "fault": None if fault is None else {
+                        "kind": fault.kind, "message": fault.message},
                     "issues": [{"rule": i.rule, "message": i.message} for i in res.issues]
                     if res.issues else [],
                     "probe": probe, "session": session}
@@ -285,8 +301,10 @@ class RasHost:
                     ev["target"] = hex(target.address)
                 self._calls += 1
                 self._call_seconds += dt
-                if res.fault is not None:
+                if fault is not None:
                     d.generation[inst] += 1
+                if res.modified_inputs:
+                    d.wrote_inputs.add(inst)
                 if keep:
                     self._trace.append(ev)
                 self._monitor.observe(ev)
@@ -349,6 +367,13 @@ class RasHost:
                     "R15", Severity.ERROR,
                     f"cannot load {path}: {exc}; the RAS service does not start",
                     ({"dll": path, "file": ld.real_path},), subject=path)])
+                ok = False
+                break
+            except Exception as exc:  # a loader failing on a broken file is still a load failure
+                self._add_locked([Finding(
+                    "R15", Severity.ERROR,
+                    f"cannot load {path}: {type(exc).__name__}: {exc}; the RAS service does not "
+                    "start", ({"dll": path, "file": ld.real_path},), subject=path)])
                 ok = False
                 break
             ld.loader = ld.conn.loader_name
@@ -475,7 +500,8 @@ class RasHost:
                     continue
                 now = dll.resource_usage()
                 if now is not None:
-                    out += dchk.leak_findings(ld.path, inst, base, now, sessions)
+                    out += dchk.leak_findings(ld.path, inst, base, now, sessions,
+                                              after_r69=inst in ld.wrote_inputs)
         self._add_locked(out)
         return out
 
@@ -530,8 +556,12 @@ class RasHost:
         self._check_names(user, port)
         if links < 1:
             raise InputError(f"links must be at least 1, not {links}", where="links")
-        pdw = 0 if not proposed else conn.ip_to_dword(
-            proposed if isinstance(proposed, IPv4Address) else IPv4Address(proposed))
+        try:
+            pdw = 0 if not proposed else conn.ip_to_dword(
+                proposed if isinstance(proposed, IPv4Address) else IPv4Address(proposed))
+        except ValueError as exc:
+            raise InputError(f"proposed address {proposed!r} is not an IPv4 address: {exc}",
+                             where="proposed") from None
         sid = next(self._ids)
         info = conn.SessionInfo(sid, user, port)
         info.links.append(port)
@@ -542,6 +572,8 @@ class RasHost:
         ipd = self._ip_dll
         if ipd is not None:
             if not self._get_ip(ipd, s, pdw, odd):
+                with self._mlock:
+                    self._monitor.end(sid)  # nothing to release (R28/R29)
                 return s
         else:
             dw = pdw or self._pool_take()
@@ -579,7 +611,8 @@ class RasHost:
         with lk:
             res, ev = self._call(ipd, "ip", plan.get_ip, (s.user, s.port, pdw, SENTINEL),
                                  s.id, lock=False)
-            found = dchk.result_findings(ev, ipd.path, res, odd_names=odd)
+            found = (dchk.result_findings(ev, ipd.path, res, odd_names=odd)
+                     if res.fault is not None or res.issues or res.modified_inputs else [])
             if res.fault is not None:
                 self._add_locked(found)
                 s.state = "failed"
@@ -727,6 +760,14 @@ class RasHost:
                 self._add_locked(dchk.result_findings(ev, ld.path, res))
 
     def _release(self, s: Session) -> None:
+        """Release the session's addresses (IPv6, then IPv4) and close it in the monitor."""
+        try:
+            self._release_addresses(s)
+        finally:
+            with self._mlock:
+                self._monitor.end(s.id)
+
+    def _release_addresses(self, s: Session) -> None:
         ip6d = self._ip6_dll
         if s._ip6 is not None and s._notify6 and ip6d is not None and ip6d.plan is not None \
                 and ip6d.plan.release_ipv6 is not None:

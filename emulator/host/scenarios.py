@@ -128,6 +128,7 @@ class _Field:
     kind: str  # int, int_or_all, bool, str, template, choice, quarantine, address
     default: Any = None
     minimum: int = 0
+    maximum: int | None = None
     choices: tuple[str, ...] = ()
     placeholders: tuple[str, ...] = ()
     required: bool = False
@@ -137,15 +138,26 @@ def _tmpl(default: str, *ph: str) -> _Field:
     return _Field("template", default, placeholders=ph)
 
 
+#: the most sessions, probes or links one step may ask for (more than any RAS server has ports);
+#: a larger count is refused when the file is loaded instead of being attempted
+MAX_COUNT = 100_000
+MAX_WORKERS = 256
+MAX_LINKS = 1_000
+MAX_START = 1 << 31
+#: scenario files larger than this are refused before parsing (real ones are a few KB)
+MAX_FILE_BYTES = 1 << 20
+#: dotted-key parts / brackets per line (tomllib needs memory quadratic in the dotted-key depth)
+MAX_NESTING = 32
+
 _COMMON: dict[str, _Field] = {"do": _Field("str", required=True), "note": _Field("str", "")}
 _SELECT: dict[str, _Field] = {
-    "sessions": _Field("int_or_all", "all"),
+    "sessions": _Field("int_or_all", "all", maximum=MAX_COUNT),
     "pick": _Field("choice", "first", choices=_PICKS),
     "seed": _Field("int", 0),
 }
 _PARALLEL: dict[str, _Field] = {
     "concurrent": _Field("bool", False),
-    "workers": _Field("int", 4, minimum=1),
+    "workers": _Field("int", 4, minimum=1, maximum=MAX_WORKERS),
 }
 
 _EXPECT: dict[str, _Field] = {}
@@ -163,34 +175,34 @@ _EXPECT.update(
 #: action name -> its fields (besides ``do`` and ``note``)
 ACTIONS: dict[str, dict[str, _Field]] = {
     "connect": {
-        "count": _Field("int", 1),
-        "start": _Field("int", 0),
+        "count": _Field("int", 1, maximum=MAX_COUNT),
+        "start": _Field("int", 0, maximum=MAX_START),
         "user": _tmpl("user{i}", "i"),
         "port": _tmpl("VPN1-{i}", "i"),
-        "links": _Field("int", 1, minimum=1),
+        "links": _Field("int", 1, minimum=1, maximum=MAX_LINKS),
         "proposed": _Field("address", "0.0.0.0", placeholders=("i",)),
         **_PARALLEL,
     },
     "disconnect": {
-        "count": _Field("int_or_all", "all"),
+        "count": _Field("int_or_all", "all", maximum=MAX_COUNT),
         "pick": _Field("choice", "first", choices=_PICKS),
         "seed": _Field("int", 0),
         **_PARALLEL,
     },
     "add_link": {
         **_SELECT,
-        "links": _Field("int", 1, minimum=1),
+        "links": _Field("int", 1, minimum=1, maximum=MAX_LINKS),
         "port": _tmpl("{port}-L{n}", "i", "n", "port", "user"),
     },
     "hangup_link": {
         **_SELECT,
-        "links": _Field("int", 1, minimum=1),
+        "links": _Field("int", 1, minimum=1, maximum=MAX_LINKS),
         "which": _Field("choice", "last", choices=("first", "last")),
     },
     "reauth": {**_SELECT, "quarantine": _Field("quarantine", "quarantine")},
     "probe_release_unknown": {
-        "count": _Field("int", 1),
-        "start": _Field("int", 0),
+        "count": _Field("int", 1, maximum=MAX_COUNT),
+        "start": _Field("int", 0, maximum=MAX_START),
         "user": _tmpl("nobody{i}", "i"),
         "port": _tmpl("VPN9-{i}", "i"),
         "address": _Field("address", "10.254.254.{i}", placeholders=("i",)),
@@ -297,6 +309,11 @@ def _check_field(where: str, ctx: str, key: str, spec: _Field, value: object) ->
             raise _type_error(where, ctx, key, expected, value)
         if value < spec.minimum:
             raise _type_error(where, ctx, key, f"an integer >= {spec.minimum}", value)
+        if spec.maximum is not None and value > spec.maximum:
+            raise _type_error(
+                where, ctx, key, f"an integer {spec.minimum}..{spec.maximum} (refused, not attempted)",
+                value,
+            )
         return value
     if kind == "bool":
         if not isinstance(value, bool):
@@ -349,6 +366,25 @@ def _check_field(where: str, ctx: str, key: str, spec: _Field, value: object) ->
     raise AssertionError(kind)  # pragma: no cover
 
 
+def _check_address_range(where: str, ctx: str, key: str, template: str, start: int,
+                         count: int) -> None:
+    """Every address the step will use must be valid (``{i}`` runs over start..start+count-1)."""
+    for i in range(start, start + count):
+        text = expand(template, {"i": i})
+        try:
+            ipaddress.IPv4Address(text)
+        except ValueError:
+            raise InputError(
+                f"{ctx}field {key!r}: {template!r} gives {_short(text)!r} for i={i}, not an IPv4 "
+                f"address (i runs from start={start} over count={count} values)",
+                where=where,
+            ) from None
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _parse_step(where: str, number: int, raw: object) -> Step:
     ctx = f"step {number}: "
     if not isinstance(raw, dict):
@@ -382,6 +418,10 @@ def _parse_step(where: str, number: int, raw: object) -> Step:
             if spec.default is None:
                 continue
             params[key] = _check_field(where, ctx, key, spec, spec.default)
+    for key in ("proposed", "address"):
+        template = params.get(key)
+        if isinstance(template, str) and "{" in template and not params.get("steal"):
+            _check_address_range(where, ctx, key, template, params["start"], params["count"])
     if action == "expect":
         checks = [k for k in params if k not in ("do", "note", "severity", "message")]
         if not checks:
@@ -450,9 +490,35 @@ def parse_scenario(data: Mapping[str, Any], *, where: str, source: str = "") -> 
 _TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
+def _check_nesting(text: str, where: str) -> None:
+    """Refuse what would make tomllib recurse too deep or need quadratic memory (dotted keys)."""
+    if len(text) > MAX_FILE_BYTES:
+        raise InputError(
+            f"scenario file is {len(text)} characters; at most {MAX_FILE_BYTES} are accepted",
+            where=where,
+        )
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if len(line) > MAX_NESTING and max(line.count("."), line.count("["), line.count("{")) > MAX_NESTING:
+            bare = _STRINGS.sub("", line)
+            for ch in ".[{":
+                if bare.count(ch) > MAX_NESTING:
+                    raise InputError(
+                        f"more than {MAX_NESTING} {ch!r} outside strings on one line: keys or "
+                        "tables nested that deep are not accepted in a scenario",
+                        where=where,
+                        line=lineno,
+                    )
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'')
+
+
 def _parse_text(text: str, where: str, source: str) -> Scenario:
+    _check_nesting(text, where)
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise InputError("invalid TOML: arrays or tables nested too deeply", where=where) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = _TOML_POS.search(msg)

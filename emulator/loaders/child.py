@@ -173,14 +173,20 @@ class _Snapshot:
 
 
 def _thread_count() -> int:
-    if _LINUX:
-        try:
-            return len(os.listdir("/proc/self/task"))  # threads the DLL started natively too
-        except OSError:
-            pass
+    """Threads running now, not counting the loaders' own helpers (e.g. the pe watchdog)."""
     import threading
 
-    return threading.active_count()
+    ours = 0
+    for t in threading.enumerate():
+        target = getattr(t, "_target", None)
+        if str(getattr(target, "__module__", "")).startswith("emulator."):
+            ours += 1
+    if _LINUX:
+        try:
+            return len(os.listdir("/proc/self/task")) - ours  # natively started threads too
+        except OSError:
+            pass
+    return threading.active_count() - ours
 
 
 def _fd_count() -> int | None:
@@ -222,14 +228,34 @@ _ROOTS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def _still_mapped(path: str) -> bool:
-    """Whether ``path`` is still mapped into this process (Linux; False elsewhere)."""
-    if not _LINUX:
-        return False
+    """Whether the library file ``path`` is still loaded in this process.
+
+    Linux: the memory map; macOS: dyld's image list; Windows: ``GetModuleHandleW``.
+    """
     try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
-            return any(path in line for line in fh)
-    except OSError:
+        if _LINUX:
+            with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
+                return any(path in line for line in fh)
+        import ctypes
+
+        if sys.platform == "darwin":
+            dyld = ctypes.CDLL(None)
+            dyld._dyld_get_image_name.restype = ctypes.c_char_p
+            dyld._dyld_get_image_name.argtypes = [ctypes.c_uint32]
+            real = os.path.realpath(path)
+            for i in range(dyld._dyld_image_count()):
+                name = dyld._dyld_get_image_name(i)
+                if name and os.path.realpath(os.fsdecode(name)) == real:
+                    return True
+            return False
+        if sys.platform == "win32":
+            k32 = ctypes.WinDLL("kernel32")  # type: ignore[attr-defined]
+            k32.GetModuleHandleW.restype = ctypes.c_void_p
+            k32.GetModuleHandleW.argtypes = [ctypes.c_wchar_p]
+            return bool(k32.GetModuleHandleW(path))
+    except (OSError, AttributeError, ValueError):
         return False
+    return False
 
 
 def leftovers(before: _Snapshot, image: str | None) -> list[str]:
@@ -262,7 +288,7 @@ def leftovers(before: _Snapshot, image: str | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve one DLL until ``close`` or end of input."""
+    """Serve DLLs one after another (``load`` ... ``unload``) until ``close`` or end of input."""
     args = sys.argv[1:] if argv is None else argv
     preload = None
     if len(args) == 3 and args[1] == "--preload":

@@ -324,6 +324,8 @@ class _Pool:
 
     def spawn(self, key: PoolKey, *, warm_spare: bool) -> _Child:
         """A new child for ``key``; with ``warm_spare`` also start one for the pool (prestart)."""
+        if not self.spawned:
+            _hook_multiprocessing()
         child = _Child(preload=key[0])
         with self._lock:
             self.spawned += 1
@@ -760,6 +762,20 @@ def _close_all() -> None:
         with contextlib.suppress(Exception):
             dll.close()
     _POOL.shutdown()
+
+
+def _hook_multiprocessing() -> None:
+    """Reap our children in multiprocessing's forked workers too: they end with os._exit,
+    which skips atexit, but they run multiprocessing's own exit finalizers."""
+    try:
+        from multiprocessing import util
+    except ImportError:  # pragma: no cover - a Python without multiprocessing
+        return
+
+    def in_worker(pool: _Pool) -> None:
+        util.Finalize(None, _close_all, exitpriority=10)
+
+    util.register_after_fork(_POOL, in_worker)
 
 
 def _after_fork() -> None:

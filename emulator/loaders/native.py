@@ -258,6 +258,12 @@ def _check_host_format(path: str, data: bytes) -> None:
     if data.startswith(b"\x7fELF"):
         if _IS_WINDOWS or sys.platform == "darwin":
             raise LoadError(f"{what}: not loadable on {sys.platform}", where=path)
+        if len(data) < 64 or data[4] not in (1, 2) or data[5] not in (1, 2):
+            raise LoadError(
+                f"{what}: truncated or corrupt ELF header ({len(data)} bytes); expected an ELF "
+                "shared object (.so)",
+                where=path,
+            )
         is64 = data[4] == 2
         e = "<" if data[5] == 1 else ">"
         etype, em = struct.unpack_from(e + "HH", data, 16)
@@ -555,7 +561,7 @@ class NativeAdminDll(AdminDll):
             except (cffi.CDefError, OSError, cffi.FFIError):
                 self._extra_lib = None
         self._extra_names = frozenset(extras) if self._extra_lib is not None else frozenset()
-        self._invokers: dict[str | tuple[int, str], Invoker] = {}
+        self._invokers: dict[str | int | tuple[int, str], Invoker] = {}
         self._addresses: dict[str, int] = {}
         for n, fn in self._fns.items():
             self._addresses[n] = int(_ffi.cast("uintptr_t", fn))

@@ -57,7 +57,7 @@ class SelfRegInstaller(Installer):
             env.fs.write(target, data, 64)
             env.log.add("action", f"copied {self.path.name} to {target}", str(self.path))
         export = "DllUnregisterServer" if self.unregister else "DllRegisterServer"
-        result = module.run_export(self.path, env.registry, export, bitness=head.bits)
+        result = module.run_export(self.path, env.registry, export, bitness=head.bits, options=module.PeOptions(wow64=env.os_bits == 64))
         for line in result.debug_output:
             env.log.add("output", str(line), str(self.path))
         if result.fault is not None:

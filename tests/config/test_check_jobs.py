@@ -101,3 +101,19 @@ def test_progress_bar_on_a_terminal_only() -> None:
     assert _stderr_on_a_terminal(*args, CI="true") == ""
     piped = rasemu(*args)
     assert piped.stderr == ""  # a pipe never gets the bar
+
+
+def test_a_worker_that_dies_is_one_clear_error(tmp_path: Path) -> None:
+    """A DLL run in-process that kills its process (here: os._exit in GetIp) takes its worker
+    down; --jobs reports it in one line instead of a BrokenProcessPool traceback."""
+    killer = tmp_path / "killer.py"
+    killer.write_text(
+        "import os\nfrom fixtures.standins._reference import ReferenceAdminDll\n\n"
+        "class AdminDll(ReferenceAdminDll):\n"
+        "    def MprAdminGetIpAddressForUser(self, user, port, address, notify):\n"
+        "        os._exit(3)\n")
+    res = rasemu("check", "--jobs", "2", "--scenario", "basic", "--no-isolate", DLLS[1], killer)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.startswith("rasemu: error: a worker process died while checking one of: ")
+    assert str(killer) in res.stderr
+    assert "--jobs 1" in res.stderr and res.stderr.count("\n") == 1

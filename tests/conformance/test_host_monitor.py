@@ -223,3 +223,26 @@ def test_live_host_monitor_is_clean_on_rasemu_itself() -> None:
         host.disconnect(s)
     host.stop()
     assert not [f for f in host.findings if f.subject == "host" and f.severity.value == "error"]
+
+
+def test_link_after_connection_hangup_r21() -> None:
+    tr, dl = record()
+    i = idx(tr, f"{M}ConnectionHangupNotificationEx", dll=B)
+    link = dict(tr[idx(tr, f"{M}AcceptNewLink")])
+    tr.insert(i + 1, link)
+    assert rules_of(tr, dl) == {"R21"}
+
+
+def test_every_monitor_rule_is_proven_here() -> None:
+    import inspect
+    import re
+    import sys
+
+    src = inspect.getsource(sys.modules[__name__])
+    proven = set(re.findall(r"== \{\"(R\d\d)\"\}|\"(R\d\d)\" in rules_of", src))
+    proven_ids = {a or b for a, b in proven}
+    from emulator.conformance.checks import host_monitor
+
+    used = set(re.findall(r'self\._f\(\s*"(R\d\d)"', inspect.getsource(host_monitor)))
+    used |= set(re.findall(r'self\._f\((rule30)', inspect.getsource(host_monitor))) and {"R30", "R38"}
+    assert used - proven_ids == set(), f"monitor rules without a wrong-trace test: {used - proven_ids}"

@@ -181,3 +181,17 @@ def test_library_record_and_read_round_trip(tmp_path: Path) -> None:
     back = read_golden(path)
     assert back.events == golden.events and back.scenario.name == "multilink"
     assert diff(back.events, golden.events) == []
+
+
+def test_pe_golden_replays_on_its_python_twin(tmp_path: Path) -> None:
+    """A golden trace recorded on the real 32-bit PE image (CPU emulation) replays identically
+    on its Python stand-in twin, and shows bad_dup_address32.dll's second-user address."""
+    pe = ROOT / "fixtures" / "dlls" / "prebuilt"
+    golden = tmp_path / "pe.jsonl"
+    res = rasemu("record", "--scenario", TWO_USERS, "--profile", "win2003-x86", pe / "good32.dll",
+                 "-o", golden)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(golden.read_text().splitlines()[0])["profile"] == "win2003-x86"
+    assert rasemu("replay", golden, GOOD).returncode == 0
+    bad = rasemu("replay", golden, pe / "bad_dup_address32.dll")
+    assert bad.returncode == 1 and '+ #5 ip MprAdminGetIpAddressForUser("user1"' in bad.stdout

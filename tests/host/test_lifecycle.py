@@ -503,3 +503,57 @@ def test_ipv6_sentinel_r61() -> None:
     host.stop()
     assert rules(host) == {"R61"}
     assert [e for e in host.trace if e["call"] == f"{M}ReleaseIpv6AddressForUser"]
+
+
+def test_monitor_forgets_finished_sessions() -> None:
+    host, _ = make_host(opener=Opener(**{"*": {"overrides": {
+        f"{M}GetIpAddressForUser": lambda d, c: CallResult(5, {})
+        if c.args[0].startswith("x") else d.default(c)}}}))
+    host.start()
+    for i in range(50):
+        host.disconnect(host.connect(f"u{i}", "VPN0"))
+        host.connect(f"x{i}", "VPN1")  # refused by GetIp
+    assert host._monitor.sessions == {}
+    host.stop()
+    assert not rules(host)
+
+
+def test_bad_inputs() -> None:
+    from emulator.errors import InputError
+    host, _ = make_host()
+    host.start()
+    with pytest.raises(InputError, match="proposed"):
+        host.connect("a", "b", proposed="10.0.0.300")
+    with pytest.raises(InputError, match="links"):
+        host.connect("a", "b", links=0)
+    with pytest.raises(InputError, match="strictness"):
+        RasHost(registry_with(A), strictness="lenient")  # type: ignore[arg-type]
+    host.stop()
+
+
+def test_loader_exception_is_load_finding() -> None:
+    def boom(path: str, **kw):  # type: ignore[no-untyped-def]
+        raise RuntimeError("corrupt image")
+
+    host = RasHost(registry_with(A), "win7", opener=boom)
+    assert host.start() is False
+    f = next(f for f in host.findings if f.rule == "R15" and f.severity.value == "error")
+    assert "corrupt image" in f.message
+
+
+def test_nt4_refused_extra_port() -> None:  # R37 with a refusal: the bundle stays up (R23)
+    def accept(d: FakeDll, c):  # type: ignore[no-untyped-def]
+        return CallResult(0 if c.args[0].rasport0.wszPortName == "COM9" else 1)
+
+    op = Opener(**{"*": {"exports": ALL_NT4, "overrides": {"RasAdminAcceptNewConnection": accept}}})
+    host = RasHost(registry_with(A), "nt4", opener=op)
+    host.start()
+    s = host.connect("alice", "COM1")
+    assert host.add_link(s, "COM9") is False and s.state == "connected" and s.links == ["COM1"]
+    assert host.add_link(s, "COM2") is True
+    host.disconnect(s)
+    downs = [e["args"][0]["port"] for e in host.trace
+             if e["call"] == "RasAdminConnectionHangupNotification"]
+    assert downs == ["COM1", "COM2"]  # nothing for the refused COM9 (R23)
+    host.stop()
+    assert not rules(host)

@@ -143,3 +143,52 @@ def test_native_release_crash_in_child_process() -> None:
     host = run_standard(str(lib), "win7-x64", opener=None, loader="native", isolate=True)
     assert judged(host) == {"R65"}, [(f.rule, f.message) for f in host.findings]
     assert select is not None
+
+
+def _pe_cases() -> list[tuple[str, int]]:
+    if not MANIFEST.exists():
+        return []
+    out = []
+    for name, cfg in tomllib.loads(MANIFEST.read_text())["variants"].items():
+        if "pe" not in cfg.get("loaders", []):
+            continue
+        for build, bits in (("x86", 32), ("x64", 64)):
+            if build in cfg.get("builds", []):
+                out.append((name, bits))
+    return sorted(out)
+
+
+@pytest.mark.parametrize(("variant", "bits"), _pe_cases())
+def test_pe_variant_caught_with_exactly_its_rule(variant: str, bits: int) -> None:
+    dll = ROOT / "fixtures" / "dlls" / "prebuilt" / f"{variant}{bits}.dll"
+    if not dll.exists():
+        pytest.skip(f"{dll.name} not built")
+    rule = EXPECTED.get(variant, "")
+    arch = "x86" if bits == 32 else "x64"
+    profile = "nt4-x86" if variant == "bad_nt4_incomplete" and bits == 32 else f"win7-{arch}"
+    if variant == "bad_nt4_incomplete" and bits == 64:
+        rule = ""  # only the (x86-only) nt4 profile cares
+    host = run_standard(str(dll), profile, opener=None, loader="pe")
+    assert judged(host) == ({rule} if rule else set()), [
+        (f.rule, f.severity.value, f.message) for f in host.findings]
+
+
+def test_bitness_mismatch_r17() -> None:
+    dll = ROOT / "fixtures" / "dlls" / "prebuilt" / "good32.dll"
+    if not dll.exists():
+        pytest.skip("good32.dll not built")
+    host = run_standard(str(dll), "win7-x64", opener=None, loader="pe")
+    assert not host.started and judged(host) == {"R17"}
+    host = run_standard(str(dll), "win2003-x86", opener=None, loader="pe")
+    assert judged(host) == set() and host.stats["sessions"] == 3
+
+
+@pytest.mark.skipif(not (STANDINS / "bad_hang.py").exists(), reason="no stand-ins")
+def test_hang_is_a_timeout_fault_in_child_process() -> None:  # R46; the host carries on
+    pytest.importorskip("emulator.loaders.isolated")
+    host = run_standard(str(STANDINS / "bad_hang.py"), "win7-x64", opener=None, loader="python",
+                        isolate=True, call_timeout=0.3)
+    assert judged(host) == {"R46"}
+    f = next(f for f in host.findings if f.rule == "R46")
+    assert f.extra["fault"] == "timeout" and f.extra.get("occurrences", 1) == 3
+    assert host.stats["sessions"] == 3 and host.stats["connected_now"] == 0

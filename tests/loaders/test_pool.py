@@ -325,3 +325,26 @@ def test_no_child_outlives_the_interpreter(tmp_path: Path) -> None:
     pids = [int(p) for p in out.stdout.split()]
     assert len(pids) >= 3
     assert [p for p in pids if not gone(p)] == []
+
+
+def _open_in_worker(path: str) -> list[int]:
+    a = IsolatedDll("native", path)
+    b = IsolatedDll("native", path)
+    b.close()
+    # a stays open: the worker's exit must unload and reap it with the pooled ones
+    return [p for p in (a.child_pid, *pool_stats()["idle"]) if p is not None]
+
+
+@linux_only
+def test_no_child_outlives_a_forked_multiprocessing_worker() -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    IsolatedDll("native", lib("good")).close()  # the parent's own pool is warm before the fork
+    mine = set(pool_stats()["idle"])
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as ex:
+        pids = ex.submit(_open_in_worker, lib("good")).result(timeout=60)
+    assert len(pids) >= 2 and not set(pids) & mine
+    # the worker reaped them itself before it ended (forked workers skip atexit)
+    assert [p for p in pids if not gone(p)] == []
+    assert all(not gone(p) for p in mine)  # the parent's children were left alone

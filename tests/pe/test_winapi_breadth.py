@@ -481,12 +481,12 @@ def test_ucrt_printf_qsort_and_secure_functions(bits: int) -> None:
     assert "does not fit" in r.fault.message and "vswprintf_s" in r.fault.message
 
 
-def test_cxx_exception_escaping_is_a_fault_naming_type_and_what(bits: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    from emulator.loaders.pe.winapi import REGISTRY, ApiSpec, vcruntime
+def test_cxx_exception_escaping_is_a_fault_naming_type_and_what(bits: int) -> None:
+    from emulator.loaders.pe.winapi import lookup, vcruntime
 
-    # this module's handler (the core msvcrt module may register a plainer one first)
-    key = ("vcruntime140.dll", "_CxxThrowException")
-    monkeypatch.setitem(REGISTRY, key, ApiSpec(*key, "python", argc=2, handler=vcruntime._CxxThrowException))
+    for dll in ("vcruntime140.dll", "msvcrt.dll"):  # VC6-era DLLs import it from msvcrt.dll
+        spec = lookup(dll, "_CxxThrowException")
+        assert spec is not None and spec.handler is vcruntime._CxxThrowException
     g = Guest(_build(CXX, bits, libs=("user32",)), bits, PeOptions())
     try:
         r = g.call("Throw")
@@ -614,15 +614,15 @@ def test_messages_time_version_and_security(bits: int) -> None:
     assert (o[16], o[17]) == (1, 1)  # SYSTEM is in BUILTIN\\Administrators
 
 
-def test_version_and_environment_from_the_options(bits: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """This module's GetVersionExW/GetEnvironmentVariableW (used when the core ones step aside)."""
-    from emulator.loaders.pe.winapi import REGISTRY, ApiSpec
+def test_version_and_environment_from_the_options(bits: int) -> None:
+    """GetVersionExW/GetEnvironmentVariableW follow PeOptions (the core modules have no copies)."""
     from emulator.loaders.pe.winapi import kernel32_extra as k
+    from emulator.loaders.pe.winapi import lookup
 
-    for name in ("GetVersionExW", "GetEnvironmentVariableW"):
-        key = ("kernel32.dll", name)
-        monkeypatch.setitem(REGISTRY, key, ApiSpec(*key, "python", argc=3 if name[3] == "E" else 1,
-                                                    handler=getattr(k, name)))
+    for name in ("GetVersionExW", "GetVersionExA", "GetVersion", "GetEnvironmentVariableW",
+                 "GetEnvironmentVariableA"):
+        spec = lookup("kernel32.dll", name)
+        assert spec is not None and spec.handler is getattr(k, name)
     src = r"""
     #include <windows.h>
     __declspec(dllexport) DWORD WINAPI V(void)

@@ -70,6 +70,7 @@ class _Sess:
     released: int = 0
     accepts: list[str] = field(default_factory=list)
     refused: bool = False
+    refused_ports: set[Any] = field(default_factory=set)
     accept_variant: dict[str, str] = field(default_factory=dict)
     hung_up: bool = False
     ports_accepted: dict[str, set[str]] = field(default_factory=dict)
@@ -183,8 +184,8 @@ class HostMonitor:
                 if port in seen:
                     self._f("R37", f"{call} was called twice for port {port!r} in {dll}", ev)
                 seen.add(port)
-                if s.refused:
-                    self._f("R20", f"{call} was called after a DLL refused the connection", ev)
+                if port in s.refused_ports:
+                    self._f("R20", f"{call} was called after a DLL refused port {port!r}", ev)
                 self._order(s, dll, call, ev, per_port=True)
             else:
                 if s.refused:
@@ -192,7 +193,10 @@ class HostMonitor:
                 self._order(s, dll, call, ev, per_port=False)
             s.accept_variant[dll] = _variant(call)
             if ev.get("returned") == 0 or ev.get("fault") is not None:
-                s.refused = True
+                if nt4:  # NT 4.0 accepts per port: a refused extra port leaves the bundle up
+                    s.refused_ports.add(self._port(ev))
+                else:
+                    s.refused = True
             addr = self._struct_field(ev, "address")
             if addr is not None and s.address is not None and addr != s.address:
                 self._f("R33", f"{call} saw client address {addr!r} but GetIp returned "
@@ -200,7 +204,8 @@ class HostMonitor:
             self._headers(ev)
             return
         if kind == "hangup":
-            if s.refused and not self.profile.hangup_after_refusal:
+            refused = s.refused or (nt4 and self._port(ev) in s.refused_ports)
+            if refused and not self.profile.hangup_after_refusal:
                 self._f("R23", f"{call} was sent for a refused connection on "
                         f"{self.profile.os}, which sends no hang-up after a refusal", ev)
             v = s.accept_variant.get(dll)
@@ -278,13 +283,23 @@ class HostMonitor:
                 self._f("R40", f"RAS_CONNECTION_3.dwSize is {a['dwSize']}, expected "
                         f"{sizes.get(st)}", ev)
 
+    def _check_released(self, s: _Sess) -> None:
+        if (s.get is not None and s.get_ok and s.notify and not s.released
+                and s.address not in (None, "0.0.0.0")):
+            self._f("R32", f"{s.get.get('call')} asked for a Release (bNotifyRelease TRUE) "
+                    "that never came", s.get)
+
+    def end(self, session: Any) -> None:
+        """The host finished tearing ``session`` down: check R32 now and forget its state."""
+        s = self.sessions.pop(session, None)
+        if s is not None:
+            self._check_released(s)
+
     def finish(self) -> list[Finding]:
         """End of run: every notify-TRUE address must have been released (R32)."""
         for s in self.sessions.values():
-            if (s.get is not None and s.get_ok and s.notify and not s.released
-                    and s.address not in (None, "0.0.0.0")):
-                self._f("R32", f"{s.get.get('call')} asked for a Release (bNotifyRelease TRUE) "
-                        "that never came", s.get)
+            self._check_released(s)
+        self.sessions.clear()
         return self.findings
 
 

@@ -52,7 +52,7 @@ from unicorn import x86_const as X
 from unicorn.unicorn_py3.unicorn import Uc, uclib
 
 from emulator.errors import LoadError
-from emulator.loaders.pe.heap import Heap
+from emulator.loaders.pe.heap import Heap, HeapCorruption
 from emulator.loaders.pe.image import PeImage
 from emulator.loaders.pe.memory import PAGE, GuestMemoryError, Memory, Region, page_up, perms_of
 from emulator.loaders.pe.process import PROCESS_ID, THREAD_ID, Process
@@ -235,7 +235,13 @@ class Emulator:
     """
 
     def __init__(
-        self, image: PeImage, *, base: int, module_name: str, instruction_budget: int
+        self,
+        image: PeImage,
+        *,
+        base: int,
+        module_name: str,
+        instruction_budget: int,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         self.image = image
         self.bits = image.bits
@@ -252,6 +258,8 @@ class Emulator:
         self._uch = self.uc._uch
         self.mem = Memory(self.uc)
         self.proc = Process()
+        if extra:  # before anything runs: import binding may already consult it
+            self.proc.extra.update(extra)
         self.missing: list[str] = []
         # stub address -> (handler, argument count, label, ret64, x86 stack unpacker)
         self._dispatch: dict[
@@ -601,7 +609,14 @@ class Emulator:
                     rv[0] = v >> 32
                     _lib.uc_reg_write(uch, _EDX, rv)
         except ApiFault as exc:
-            self._pending = (exc.kind, exc.message, {"api": label, "caller": ctx.caller})
+            self._pending = (exc.kind, exc.message, {"api": label, "caller": ctx.caller, **exc.detail})
+            _lib.uc_emu_stop(uch)
+        except HeapCorruption as exc:
+            self._pending = (
+                "crash",
+                f"{exc.message}; detected by {label}",
+                {"api": label, "caller": ctx.caller, **exc.detail},
+            )
             _lib.uc_emu_stop(uch)
         except GuestMemoryError as exc:
             self._pending = (

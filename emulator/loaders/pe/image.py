@@ -22,6 +22,8 @@ _IMAGE_FILE_DLL = 0x2000
 _SCN_EXEC = 0x20000000
 _SCN_READ = 0x40000000
 _SCN_WRITE = 0x80000000
+#: the largest SizeOfImage accepted (admin DLLs are well under 1 MiB); refused before any mapping
+MAX_IMAGE_SIZE = 256 << 20
 
 _DIRS = (
     "IMAGE_DIRECTORY_ENTRY_IMPORT",
@@ -119,6 +121,13 @@ class PeImage:
         return {e.name: e for e in self.exports if e.name is not None}
 
 
+_RELOC_WIDTH = {1: 2, 2: 2, 3: 4, 10: 8}  # HIGH, LOW, HIGHLOW, DIR64
+
+
+def _page_up(n: int) -> int:
+    return (n + 0xFFF) & ~0xFFF
+
+
 def parse_pe(path: str | os.PathLike[str], data: bytes | None = None) -> PeImage:
     """Parse ``path`` (or ``data``); raise :class:`LoadError` naming the file if it is not a PE image."""
     where = os.fspath(path)
@@ -161,12 +170,25 @@ def _build(pe: pefile.PE, where: str, data: bytes) -> PeImage:
             where=where,
         )
     base = int(oh.ImageBase)
+    size = int(oh.SizeOfImage)
+    if not 0 < size <= MAX_IMAGE_SIZE:
+        raise LoadError(
+            f"SizeOfImage 0x{size:x} is outside 1..0x{MAX_IMAGE_SIZE:x} "
+            f"({MAX_IMAGE_SIZE >> 20} MiB); the PE header is corrupt",
+            where=where,
+        )
+    if int(oh.SizeOfHeaders) > size:
+        raise LoadError(
+            f"SizeOfHeaders 0x{int(oh.SizeOfHeaders):x} exceeds SizeOfImage 0x{size:x}; "
+            "the PE header is corrupt",
+            where=where,
+        )
     img = PeImage(
         path=where,
         machine=machine,
         is_dll=bool(fh.Characteristics & _IMAGE_FILE_DLL),
         image_base=base,
-        size_of_image=int(oh.SizeOfImage),
+        size_of_image=size,
         size_of_headers=int(oh.SizeOfHeaders),
         entry_rva=int(oh.AddressOfEntryPoint),
         headers=bytes(data[: min(int(oh.SizeOfHeaders), len(data))]),
@@ -175,10 +197,18 @@ def _build(pe: pefile.PE, where: str, data: bytes) -> PeImage:
         raw = s.get_data() or b""
         vsize = int(s.Misc_VirtualSize) or len(raw)
         ch = int(s.Characteristics)
+        rva = int(s.VirtualAddress)
+        if rva + vsize > _page_up(size):
+            label = s.Name.rstrip(b"\0").decode("latin-1")
+            raise LoadError(
+                f"section {label!r} (RVA 0x{rva:x}, size 0x{vsize:x}) lies outside the image "
+                f"(SizeOfImage 0x{size:x}); the section table is corrupt",
+                where=where,
+            )
         img.sections.append(
             Section(
                 name=s.Name.rstrip(b"\0").decode("latin-1"),
-                rva=int(s.VirtualAddress),
+                rva=rva,
                 vsize=vsize,
                 data=raw[: max(vsize, 0)] if vsize else raw,
                 readable=bool(ch & _SCN_READ),
@@ -219,7 +249,14 @@ def _build(pe: pefile.PE, where: str, data: bytes) -> PeImage:
     for block in getattr(pe, "DIRECTORY_ENTRY_BASERELOC", None) or ():
         for ent in block.entries:
             if ent.type:  # type 0 is padding
-                img.relocations.append((int(ent.rva), int(ent.type)))
+                rva = int(ent.rva)
+                if rva + _RELOC_WIDTH.get(int(ent.type), 8) > size:
+                    raise LoadError(
+                        f"base relocation at RVA 0x{rva:x} lies outside the image "
+                        f"(SizeOfImage 0x{size:x}); the relocation table is corrupt",
+                        where=where,
+                    )
+                img.relocations.append((rva, int(ent.type)))
     tls = getattr(pe, "DIRECTORY_ENTRY_TLS", None)
     if tls is not None:
         t = tls.struct
@@ -236,6 +273,23 @@ def _build(pe: pefile.PE, where: str, data: bytes) -> PeImage:
                 if va == 0:
                     break
                 callbacks.append(va - base)
+        for label, va, width in (
+            ("AddressOfIndex", t.AddressOfIndex, 4),
+            ("StartAddressOfRawData", t.StartAddressOfRawData, 0),
+            ("EndAddressOfRawData", t.EndAddressOfRawData, 0),
+        ):
+            if va and not 0 <= int(va) - base <= size - width:
+                raise LoadError(
+                    f"TLS directory {label} (VA 0x{int(va):x}) lies outside the image "
+                    f"(0x{base:x}..0x{base + size:x}); the TLS directory is corrupt",
+                    where=where,
+                )
+        if int(t.SizeOfZeroFill) > MAX_IMAGE_SIZE:
+            raise LoadError(
+                f"TLS SizeOfZeroFill 0x{int(t.SizeOfZeroFill):x} is larger than any image; "
+                "the TLS directory is corrupt",
+                where=where,
+            )
         img.tls = Tls(
             start_rva=int(t.StartAddressOfRawData) - base if t.StartAddressOfRawData else 0,
             end_rva=int(t.EndAddressOfRawData) - base if t.EndAddressOfRawData else 0,
@@ -244,6 +298,7 @@ def _build(pe: pefile.PE, where: str, data: bytes) -> PeImage:
             zero_fill=int(t.SizeOfZeroFill),
             callbacks=tuple(callbacks),
         )
-    bound = pe.OPTIONAL_HEADER.DATA_DIRECTORY[11]
-    img.has_bound_imports = bool(bound.VirtualAddress and bound.Size)
+    dirs = pe.OPTIONAL_HEADER.DATA_DIRECTORY  # NumberOfRvaAndSizes may leave out entry 11
+    bound = dirs[11] if len(dirs) > 11 else None
+    img.has_bound_imports = bool(bound is not None and bound.VirtualAddress and bound.Size)
     return img

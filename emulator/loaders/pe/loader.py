@@ -6,7 +6,7 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ from emulator.loaders.pe.cpu import (
 )
 from emulator.loaders.pe.faults import disassemble, symbolize
 from emulator.loaders.pe.image import Export, PeImage, parse_pe
+from emulator.loaders.pe.winapi.env import OPTIONS_KEY, PeOptions, default_options
 
 _U32 = struct.Struct("<I")
 DLL_PROCESS_DETACH = 0
@@ -52,27 +53,111 @@ class _Plan:
     issues: tuple[CallIssue, ...]
 
 
+#: keyword options of :class:`PeLoader` itself (everything else goes into :class:`PeOptions`)
+_LOADER_KEYS = ("force_base", "instruction_budget", "load_timeout")
+#: :class:`PeOptions` fields a caller may set (the record lists are outputs, not options)
+ENV_KEYS = ("registry", "sandbox", "os_version", "wow64", "environment", "computer_name", "user_name")
+
+
+def _env_options(where: str, values: Mapping[str, Any], base: PeOptions | None) -> PeOptions | None:
+    """``base`` (or fresh PeOptions) with ``values`` applied; None when there is nothing to apply."""
+    if not values:
+        return base
+    from emulator.registry.model import Registry
+
+    opts = base if base is not None else PeOptions()
+    for key, value in values.items():
+        if key == "registry":
+            if value is not None and not isinstance(value, Registry):
+                raise LoadError(f"option registry must be an emulator Registry, not {type(value).__name__}", where=where)
+        elif key == "sandbox":
+            if value is not None:
+                if not isinstance(value, str | os.PathLike):
+                    raise LoadError(f"option sandbox must be a folder path, not {value!r}", where=where)
+                value = os.fspath(value)
+        elif key == "os_version":
+            ok = isinstance(value, list | tuple) and len(value) == 3 and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
+            )
+            if not ok:
+                raise LoadError(
+                    f"option os_version must be (major, minor, build), e.g. (6, 1, 7601), not {value!r}",
+                    where=where,
+                )
+            value = tuple(value)
+        elif key == "wow64":
+            if not isinstance(value, bool):
+                raise LoadError(f"option wow64 must be true or false, not {value!r}", where=where)
+        elif key == "environment":
+            if not isinstance(value, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise LoadError(f"option environment must map names to strings, not {value!r}", where=where)
+            value = dict(value)
+        elif not isinstance(value, str):
+            raise LoadError(f"option {key} must be a string, not {value!r}", where=where)
+        setattr(opts, key, value)
+    return opts
+
+
 class PeLoader(Loader):
     """Loads PE DLLs into a CPU emulator. Works on any OS; no Wine, no Windows DLLs.
 
     ``force_base`` maps the image at that address (relocations applied) instead of its preferred
     base; ``instruction_budget`` bounds each call by instruction count (0 = only the time limit,
     ``Call.timeout``, enforced by a watchdog thread); ``load_timeout`` limits TLS callbacks and
-    DllMain.
+    DllMain (a DllMain still running after it fails the load).
+
+    ``options`` is the emulated machine (:class:`PeOptions`: registry, file sandbox, OS version,
+    WOW64, environment); the keywords ``registry``, ``sandbox``, ``os_version``, ``wow64``,
+    ``environment``, ``computer_name``, ``user_name`` set single fields of it. ``options`` may
+    also be a mapping of all of these (what :func:`emulator.loaders.select.make_loader` passes);
+    an unknown name raises LoadError. The options are in force from the first instruction of
+    every (re)load, TLS callbacks and DllMain included; without any, each DLL gets the options
+    of an enclosing :func:`emulator.loaders.pe.winapi.env.using` block or fresh defaults.
     """
 
     name = "pe"
 
     def __init__(
         self,
+        options: PeOptions | Mapping[str, Any] | None = None,
         *,
         force_base: int | None = None,
         instruction_budget: int = DEFAULT_BUDGET,
         load_timeout: float = 5.0,
+        **env: Any,
     ) -> None:
-        self.force_base = force_base
-        self.instruction_budget = instruction_budget
-        self.load_timeout = load_timeout
+        where = "pe loader options"
+        kw: dict[str, Any] = {}
+        base: PeOptions | None = None
+        if isinstance(options, PeOptions):
+            base = options
+        elif options is not None:
+            if not isinstance(options, Mapping):
+                raise LoadError(
+                    f"options must be PeOptions or a mapping, not {type(options).__name__}", where=where
+                )
+            for k, v in options.items():
+                if k == "options":
+                    if v is not None and not isinstance(v, PeOptions):
+                        raise LoadError(f"option options must be PeOptions, not {type(v).__name__}", where=where)
+                    base = v
+                elif k in _LOADER_KEYS:
+                    kw[k] = v
+                else:
+                    env.setdefault(k, v)
+        unknown = sorted(k for k in env if k not in ENV_KEYS)
+        if unknown:
+            raise LoadError(
+                f"the pe loader has no option {', '.join(unknown)}; its options: "
+                f"{', '.join(('options', *_LOADER_KEYS, *ENV_KEYS))}",
+                where=where,
+            )
+        self.options = _env_options(where, env, base)
+        self.force_base = kw.get("force_base", force_base)
+        self.instruction_budget = int(kw.get("instruction_budget", instruction_budget))
+        self.load_timeout = float(kw.get("load_timeout", load_timeout))
 
     def can_load(self, path: str, head: bytes) -> bool:
         """PE files start with ``MZ``."""
@@ -99,6 +184,7 @@ class PeLoader(Loader):
             force_base=self.force_base,
             instruction_budget=self.instruction_budget,
             load_timeout=self.load_timeout,
+            options=self.options if self.options is not None else default_options(),
         )
 
 
@@ -114,8 +200,11 @@ class PeDll(AdminDll):
         force_base: int | None = None,
         instruction_budget: int = DEFAULT_BUDGET,
         load_timeout: float = 5.0,
+        options: PeOptions | None = None,
     ) -> None:
         self.image = image
+        #: the emulated machine; put into every (re)loaded process before its first instruction
+        self.options = options if options is not None else PeOptions()
         self.path = image.path
         self.machine: Machine = image.machine
         self.bits = image.bits
@@ -176,6 +265,7 @@ class PeDll(AdminDll):
                 base=self.base,
                 module_name=self.module_name,
                 instruction_budget=self.budget,
+                extra={OPTIONS_KEY: self.options},
             )
         except LoadError:
             raise
@@ -209,6 +299,14 @@ class PeDll(AdminDll):
         out = emu.call(addr, (self.base, reason, 0), timeout=self.load_timeout)
         if out.fault is not None:
             kind, message, detail = out.fault
+            if kind == "timeout":
+                pc = detail.get("pc")
+                at = f" [{symbolize(self.image, self.base, self.module_name, pc)}]" if isinstance(pc, int) else ""
+                raise LoadError(
+                    f"{what} did not return within {self.load_timeout:g} s "
+                    f"(DLL_PROCESS_ATTACH; an endless loop or a wait that never ends){at}",
+                    where=self.path,
+                )
             if kind == "missing-api":
                 msg = f"{what} called an API the emulator does not implement: {message}"
             else:
@@ -311,6 +409,7 @@ class PeDll(AdminDll):
             argv, inputs, outs = self._marshal(emu, plan, call.args)
             out = emu.call(plan.addr, argv, timeout=call.timeout)
             debug = tuple(emu.proc.debug)
+            emu.proc.debug.clear()
             if out.fault is not None:
                 fault = self._fault(emu, plan, out)
                 self._reload()
@@ -506,6 +605,17 @@ class PeDll(AdminDll):
             message = f"{message} (called from {where})"
             d["caller_symbol"] = where
             pc = caller
+        if isinstance(d.get("alloc_site"), int) and d["alloc_site"]:
+            d["alloc_symbol"] = symbolize(self.image, self.base, self.module_name, d["alloc_site"])
+        if kind == "crash" and d.get("access") == "execute":
+            smashed = self._smashed_return(emu, out)
+            if smashed is not None:
+                message = (
+                    f"stack smashing: the return address at 0x{out.entry_sp:x} was overwritten "
+                    f"with 0x{smashed:x} and the callback returned there ({message})"
+                )
+                d["return_address"] = smashed
+                d["return_slot"] = out.entry_sp
         if isinstance(pc, int) and pc and pc != STUBS:
             d["pc"] = pc
             d["symbol"] = symbolize(self.image, self.base, self.module_name, pc)
@@ -514,6 +624,14 @@ class PeDll(AdminDll):
             if kind in ("crash", "exception", "timeout"):
                 d["disassembly"] = disassemble(emu.mem.read, pc, self.bits)
         return CallFault(kind, f"{plan.name}: {message}", d)  # type: ignore[arg-type]
+
+    def _smashed_return(self, emu: Emulator, out: Outcome) -> int | None:
+        """The value now in the callback's return-address slot, if it is no longer ours."""
+        try:
+            got = emu.mem.u64(out.entry_sp) if self.bits == 64 else emu.mem.u32(out.entry_sp)
+        except Exception:
+            return None
+        return None if got == STUBS else got
 
     # -- resources / close --------------------------------------------------------------------------
     def resource_usage(self) -> ResourceUsage | None:

@@ -17,7 +17,8 @@ from typing import Any
 from emulator.conformance.findings import Finding, Severity
 from emulator.errors import LoadError
 from emulator.loaders.base import Call, CallFault
-from emulator.loaders.pe.winapi.env import PeOptions, load
+from emulator.loaders.pe.loader import PeLoader
+from emulator.loaders.pe.winapi.env import PeOptions
 from emulator.registry.model import REG_EXPAND_SZ, REG_SZ, TYPE_NAMES, Registry
 from emulator.registry.snapshot import RegistryDiff, diff
 
@@ -88,7 +89,7 @@ def run_export(
     if sandbox is not None:
         opts.sandbox = os.fspath(sandbox)
     before = registry.snapshot()
-    dll = load(os.fspath(path), bitness=bitness, opts=opts)
+    dll = PeLoader(opts).load(os.fspath(path), bitness=bitness)
     try:
         if export not in dll.exports:
             raise LoadError(
@@ -100,18 +101,13 @@ def run_export(
         dll.close()
     after = registry.snapshot()
     d = diff(before, after)
-    unload = tuple(dll.unload_debug_output)
-    if unload[: len(result.debug_output)] == tuple(result.debug_output):
-        unload = unload[
-            len(result.debug_output) :
-        ]  # the call's own output is still in the process log
-    debug = tuple(dll.load_debug_output) + tuple(result.debug_output) + unload
+    debug = tuple(dll.load_debug_output) + tuple(result.debug_output) + dll.unload_debug_output
     return SelfRegResult(
         export=export,
         returned=result.returned if result.fault is None else None,
         diff=d,
         fault=result.fault,
-        unload_fault=getattr(dll, "unload_fault", None),
+        unload_fault=dll.unload_fault,
         debug_output=debug,
         denied_files=tuple(opts.denied),
         events=tuple(opts.events),

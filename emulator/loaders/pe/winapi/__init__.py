@@ -60,11 +60,15 @@ FALLBACK64 = bytes.fromhex("5eebb55e5eebb55e")
 
 
 class ApiFault(Exception):
-    """Raised by a handler to stop the current call with a :class:`CallFault` of ``kind``."""
+    """Raised by a handler to stop the current call with a :class:`CallFault` of ``kind``.
 
-    def __init__(self, kind: str, message: str) -> None:
+    ``detail`` is merged into the fault's detail (e.g. ``{"rule": "R66"}``).
+    """
+
+    def __init__(self, kind: str, message: str, detail: dict[str, Any] | None = None) -> None:
         self.kind = kind
         self.message = message
+        self.detail: dict[str, Any] = dict(detail or {})
         super().__init__(message)
 
 

@@ -4,8 +4,8 @@
   modules (kernel32, msvcrt, ntdll) are imported first, so their handlers always win and a name
   added there later never makes two registrations collide.
 * :class:`PeOptions` is what the breadth handlers need from outside the DLL: the registry, the
-  file sandbox, the OS version. A handler reads it with :func:`options`; a caller attaches it with
-  :func:`load` / :func:`configure` (or :func:`using` around a load).
+  file sandbox, the OS version. A handler reads it with :func:`options`; a caller passes it to
+  ``PeLoader(options=...)`` (or :func:`load`), which puts it into every (re)loaded process.
 """
 
 from __future__ import annotations
@@ -122,43 +122,40 @@ def using(opts: PeOptions) -> Iterator[PeOptions]:
         _DEFAULT.reset(token)
 
 
+def default_options() -> PeOptions:
+    """The options of an enclosing :func:`using` block, else fresh defaults."""
+    return _DEFAULT.get() or PeOptions()
+
+
 def options(ctx: Ctx) -> PeOptions:
-    """The options of the process ``ctx`` belongs to (fixed at first use)."""
+    """The options of the process ``ctx`` belongs to (the loader puts them in at every (re)load)."""
     opts = ctx.proc.extra.get(OPTIONS_KEY)
-    if opts is None:
-        opts = _DEFAULT.get() or PeOptions()
+    if opts is None:  # an Emulator made without the loader
+        opts = default_options()
         ctx.proc.extra[OPTIONS_KEY] = opts
     assert isinstance(opts, PeOptions)
     return opts
 
 
 def configure(dll: PeDll, opts: PeOptions) -> PeDll:
-    """Attach ``opts`` to a loaded DLL, including the fresh process made after a fault."""
+    """Make ``opts`` the options of a loaded DLL from now on (its live process and every reload).
+
+    Prefer ``PeLoader(options=opts)``: that also covers DllMain of the first load.
+    """
+    dll.options = opts
     emu = dll._emu
     if emu is not None:
         emu.proc.extra[OPTIONS_KEY] = opts
-    boot = dll._boot
-
-    def boot_with_options() -> Any:
-        with using(opts):
-            new = boot()
-        new.proc.extra[OPTIONS_KEY] = opts
-        return new
-
-    dll._boot = boot_with_options  # type: ignore[method-assign]
     return dll
 
 
 def load(
     path: str, *, bitness: int | None = None, opts: PeOptions | None = None, **loader_kw: Any
 ) -> PeDll:
-    """Load a PE DLL with ``opts`` in force from its first instruction (DllMain included)."""
+    """``PeLoader(options=opts, **loader_kw).load(path, bitness=bitness)``."""
     from emulator.loaders.pe.loader import PeLoader
 
-    opts = opts or PeOptions()
-    with using(opts):
-        dll = PeLoader(**loader_kw).load(path, bitness=bitness)
-    return configure(dll, opts)
+    return PeLoader(opts or PeOptions(), **loader_kw).load(path, bitness=bitness)
 
 
 SYSTEM_ROOT = "C:\\Windows"

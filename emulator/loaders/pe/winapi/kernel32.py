@@ -85,9 +85,7 @@ def HeapFree(ctx: Ctx, heap: int, flags: int, mem: int) -> int:
     if mem == 0:
         return 1
     if not ctx.heap.free(mem):
-        raise ApiFault(
-            "crash", f"HeapFree of 0x{mem:x}, which is not a live heap block (double free?)"
-        )
+        raise ApiFault("crash", *ctx.heap.bad_free("HeapFree", mem))
     return 1
 
 
@@ -920,45 +918,6 @@ def VirtualQuery(ctx: Ctx, addr: int, info: int, length: int) -> int:
         ctx.mem.w32(info + 20, uc_to_page(perms))
         ctx.mem.w32(info + 24, MEM_IMAGE if image else MEM_PRIVATE)
     return size
-
-
-# --- environment -----------------------------------------------------------------------------
-@api(K32)
-def GetEnvironmentVariableW(ctx: Ctx, name: int, buf: int, size: int) -> int:
-    ctx.set_last_error(203)  # ERROR_ENVVAR_NOT_FOUND
-    return 0
-
-
-@api(K32)
-def GetEnvironmentVariableA(ctx: Ctx, name: int, buf: int, size: int) -> int:
-    ctx.set_last_error(203)
-    return 0
-
-
-@api(K32)
-def GetVersion(ctx: Ctx) -> int:
-    return 0x23F00206  # 6.2 build 9200, like Windows 8+ reports to unmanifested code
-
-
-def _write_versioninfo(ctx: Ctx, info: int) -> int:
-    size = ctx.mem.u32(info)
-    ctx.mem.w32(info + 4, 6)
-    ctx.mem.w32(info + 8, 2)
-    ctx.mem.w32(info + 12, 9200)
-    ctx.mem.w32(info + 16, 2)  # VER_PLATFORM_WIN32_NT
-    return size
-
-
-@api(K32)
-def GetVersionExW(ctx: Ctx, info: int) -> int:
-    _write_versioninfo(ctx, info)
-    return 1
-
-
-@api(K32)
-def GetVersionExA(ctx: Ctx, info: int) -> int:
-    _write_versioninfo(ctx, info)
-    return 1
 
 
 @api(K32)

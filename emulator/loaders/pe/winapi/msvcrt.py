@@ -45,7 +45,7 @@ def realloc(ctx: Ctx, ptr: int, size: int) -> int:
 @api(CRT, conv="cdecl")
 def free(ctx: Ctx, ptr: int) -> int:
     if ptr and not ctx.heap.free(ptr):
-        raise ApiFault("crash", f"free of 0x{ptr:x}, which is not a live heap block (double free?)")
+        raise ApiFault("crash", *ctx.heap.bad_free("free", ptr))
     return 0
 
 

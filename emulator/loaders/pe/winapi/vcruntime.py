@@ -73,7 +73,7 @@ def thrown_types(ctx: Ctx, throw_info: int) -> list[str]:
     return names
 
 
-@soft_api(VC)
+@soft_api(VC, also=("msvcrt.dll",))  # VC6-era DLLs import it from msvcrt.dll
 def _CxxThrowException(ctx: Ctx, obj: int, throw_info: int) -> int:
     try:
         types = thrown_types(ctx, throw_info)
@@ -101,8 +101,13 @@ def _CxxThrowException(ctx: Ctx, obj: int, throw_info: int) -> int:
     )
 
 
-@soft_api(VC, conv="cdecl")
+@soft_api(VC, conv="cdecl", also=("msvcrt.dll",))
 def __CxxFrameHandler3(ctx: Ctx, rec: int, frame: int, context: int, dispatch: int) -> int:
+    return EXCEPTION_CONTINUE_SEARCH
+
+
+@soft_api("msvcrt.dll", "__CxxFrameHandler", conv="cdecl")
+def __CxxFrameHandler(ctx: Ctx, rec: int, frame: int, context: int, dispatch: int) -> int:
     return EXCEPTION_CONTINUE_SEARCH
 
 
@@ -116,7 +121,7 @@ def __CxxFrameHandler4(ctx: Ctx, rec: int, frame: int, context: int, dispatch: i
     return EXCEPTION_CONTINUE_SEARCH
 
 
-@soft_api(VC, conv="cdecl")
+@soft_api(VC, conv="cdecl", also=("msvcrt.dll",))
 def _except_handler3(ctx: Ctx, rec: int, frame: int, context: int, dispatch: int) -> int:
     return EXCEPTION_CONTINUE_SEARCH
 
@@ -141,7 +146,7 @@ def __std_terminate(ctx: Ctx) -> int:
     raise ApiFault("crash", "std::terminate was called (an exception left a noexcept function)")
 
 
-@soft_api(VC, conv="cdecl")
+@soft_api(VC, conv="cdecl", also=("msvcrt.dll",))
 def _purecall(ctx: Ctx) -> int:
     raise ApiFault("crash", "pure virtual function call (_purecall)")
 
