@@ -47,6 +47,11 @@ def cli() -> None:
     """Emulate a Windows RAS host and check RAS administration DLLs against the contract."""
 
 
+def _one_line(text: str) -> str:
+    """``text`` with line breaks escaped (a file name may contain them)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: runs the CLI; input errors print one line and exit 2, never a traceback."""
     try:
@@ -63,7 +68,11 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except RasemuError as exc:
-        click.echo(f"rasemu: error: {exc}", err=True)
+        click.echo(f"rasemu: error: {_one_line(str(exc))}", err=True)
+        sys.exit(2)
+    except OSError as exc:  # a path the OS refuses (name too long, permissions, ...)
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        click.echo(f"rasemu: error: {_one_line(where + (exc.strerror or str(exc)))}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         click.echo("rasemu: interrupted", err=True)

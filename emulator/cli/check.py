@@ -135,12 +135,31 @@ def show_progress(quiet: bool) -> bool:
                    "reports keep the input order.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Print only the summary line (a report file given with -o is still written).")
+@click.option("--install", "install", metavar="INSTALLER",
+              help="Install the DLL with this installer first (.reg, reg.exe script .cmd/.bat, "
+                   "Python winreg code .py, self-registering .dll) and let the host find it "
+                   "through the DLLPath the installer wrote; setup rules R01-R10 are checked too.")
+@click.option("--uninstall", "uninstall", metavar="UNINSTALLER",
+              help="With --install: run this uninstaller after the scenarios and check R06/R07.")
+@click.option("--installer-bits", type=click.Choice(["32", "64"]), default=None,
+              help="With --install: bitness of the installer process (default: the profile's).")
+@click.option("--preexisting", multiple=True, metavar="PATH",
+              help="With --install: another vendor's DLL already registered, e.g. "
+                   "\"C:\\Fabrikam\\adm.dll\" (played by rasemu's reference DLL); repeatable.")
+@click.option("--dll-name", metavar="NAME",
+              help="With --install: the DLL's file name next to the installer (default: the one "
+                   "*.dll name the installer mentions, else the DLL's own name).")
 def check(paths: tuple[str, ...], config_file: str | None, profile: str | None,
           scenarios: tuple[str, ...], loader: str | None, isolate: bool | None,
           strictness: str | None, fail_on: str | None, fmt: str, output: str | None,
           trace_dir: str | None, separately: bool, timeout: float | None, jobs: int,
-          quiet: bool) -> None:
+          quiet: bool, install: str | None, uninstall: str | None,
+          installer_bits: str | None, preexisting: tuple[str, ...],
+          dll_name: str | None) -> None:
     """Check admin DLLs (PE images, shared libraries or Python stand-ins) against the contract.
+
+    With --install, one DLL goes through the whole job: install, run, uninstall, in one report
+    whose findings say their phase.
 
     Exit status: 0 nothing fails the gate, 1 findings fail it, 2 wrong input.
     """
@@ -150,17 +169,39 @@ def check(paths: tuple[str, ...], config_file: str | None, profile: str | None,
     names = list(scenarios) or list(cfg.scenarios or ())
     chosen = [load_scenario(s) for s in names] or None
     strict = cfg.get("strictness", strictness, "practice")
+    if install is None:
+        for flag, value in (("--uninstall", uninstall), ("--installer-bits", installer_bits),
+                            ("--preexisting", preexisting), ("--dll-name", dll_name)):
+            if value:
+                raise InputError(f"{flag} needs --install INSTALLER", where=flag)
+    elif len(paths) != 1:
+        raise InputError(f"--install checks one DLL (the one the installer copies); got "
+                         f"{len(paths)}", where="--install")
     if jobs > 1:
         separately = True
-    reports = _run_with_progress(
-        list(paths), show_progress(quiet),
-        profile=cfg.get("profile", profile, DEFAULT_PROFILE),
-        loader=cfg.get("loader", loader, "auto"), isolate=isolate,
-        strictness="strict" if strict == "strict" else "practice",
-        scenarios=chosen, together=False if separately else None,
-        call_timeout=float(cfg.get("timeout", timeout, 5.0)),
-        keep_traces=trace_dir is not None or fmt == "html", jobs=jobs,
-    )
+    if install is not None:
+        from emulator.conformance.run import check_installed
+
+        reports = [check_installed(
+            paths[0], install, uninstall,
+            installer_bits=int(installer_bits) if installer_bits else None,
+            preexisting=list(preexisting) or None, dll_name=dll_name,
+            profile=cfg.get("profile", profile, DEFAULT_PROFILE),
+            loader=cfg.get("loader", loader, "auto"), isolate=isolate,
+            strictness="strict" if strict == "strict" else "practice",
+            scenarios=chosen, call_timeout=float(cfg.get("timeout", timeout, 5.0)),
+            keep_traces=trace_dir is not None or fmt == "html",
+        )]
+    else:
+        reports = _run_with_progress(
+            list(paths), show_progress(quiet),
+            profile=cfg.get("profile", profile, DEFAULT_PROFILE),
+            loader=cfg.get("loader", loader, "auto"), isolate=isolate,
+            strictness="strict" if strict == "strict" else "practice",
+            scenarios=chosen, together=False if separately else None,
+            call_timeout=float(cfg.get("timeout", timeout, 5.0)),
+            keep_traces=trace_dir is not None or fmt == "html", jobs=jobs,
+        )
     gate(reports, cfg, fail_on)
     if trace_dir is not None:
         write_traces(reports, trace_dir)

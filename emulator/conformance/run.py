@@ -33,7 +33,8 @@ from emulator.host.scenarios import (
 from emulator.registry.model import REG_SZ, Registry
 from emulator.report import Report, ScenarioSummary, dedupe
 
-__all__ = ["LOADERS", "HostFactory", "check_dll", "check_dlls", "registry_for", "sniff_dll"]
+__all__ = ["LOADERS", "PHASES", "HostFactory", "check_dll", "check_dlls", "check_installed", "registry_for",
+           "sniff_dll", "with_phase"]
 
 Strictness = Literal["strict", "practice"]
 #: loader names accepted by ``--loader``
@@ -330,8 +331,15 @@ def _run_group(
     call_timeout: float,
     keep_traces: bool,
     factory: HostFactory,
+    make_env: Callable[[], tuple[Registry, dict[str, str]]] | None = None,
 ) -> Report:
+    """Run ``scenarios`` on ``files``; ``make_env`` replaces :func:`registry_for` (a fresh
+    registry and path map for each host, e.g. the state an installer left)."""
     t0 = time.perf_counter()
+
+    def fresh() -> tuple[Registry, dict[str, str]]:
+        return make_env() if make_env is not None else registry_for(files, prof)
+
     findings: list[Finding] = []
     summaries: list[ScenarioSummary] = []
     traces: dict[str, list[dict[str, Any]]] = {}
@@ -348,7 +356,7 @@ def _run_group(
         if started is False:
             summaries.append(ScenarioSummary(scn.name, False, 0, skipped="the service did not start"))
             continue
-        registry, path_map = registry_for(files, prof)
+        registry, path_map = fresh()
         # trace=True always: the host's monitor reads structure summaries from the events
         # (with trace=False the NT 4.0 per-port check R37 sees no ports); keep_traces only
         # decides whether the report keeps them
@@ -373,7 +381,7 @@ def _run_group(
             traces[scn.name] = result.trace
     if started is None:
         # no scenario applied: still start and stop the service so load problems are found
-        registry, path_map = registry_for(files, prof)
+        registry, path_map = fresh()
         host = factory(registry=registry, profile=prof, loader=loader, isolate=isolate,
                        strictness=strictness, call_timeout=call_timeout, path_map=path_map,
                        trace=True)
@@ -404,3 +412,238 @@ def _run_group(
         dll_info=info,
         traces=traces,
     )
+
+
+# -- install, run, uninstall ----------------------------------------------------------------------
+
+#: the phases of :func:`check_installed`, in order (``Finding.extra["phase"]``)
+PHASES = ("install", "run", "uninstall")
+
+
+def with_phase(findings: Iterable[Finding], phase: str) -> list[Finding]:
+    """``findings`` with ``extra["phase"] = phase`` (a phase already set is kept)."""
+    out = []
+    for f in findings:
+        if "phase" not in f.extra:
+            f = Finding(f.rule, f.severity, f.message, f.evidence, f.subject,
+                        {**f.extra, "phase": phase})
+        out.append(f)
+    return out
+
+
+class _InstalledFiles:
+    """Windows paths in ``DLLPath`` -> real files, through the installer run's fake file system.
+
+    An entry resolves as the (native) RAS service would open it: absolute paths as they are,
+    bare file names through System32 and the Windows folder; no ``%variable%`` expansion
+    (R02). A file holding the checked DLL's bytes maps to the checked DLL itself (stand-ins
+    keep their imports); another file is copied out to ``folder``; an entry that resolves to
+    nothing maps to a path that does not exist, so the host fails to load it (R15) exactly
+    where Windows would. Other vendors' placeholders (``--preexisting``) are played by
+    rasemu's reference DLL of the profile's bitness.
+    """
+
+    def __init__(self, fs: Any, dll: Path, folder: Path, prof: Profile,
+                 preexisting: Sequence[str], log: Any) -> None:
+        self.fs = fs
+        self.dll = dll
+        self.data = dll.read_bytes()
+        self.folder = folder
+        self.prof = prof
+        self.preexisting = {p.upper() for p in preexisting}
+        self.log = log
+        self.cache: dict[str, str] = {}
+        self.copies: dict[str, str] = {}
+
+    def _lookup(self, entry: str) -> bytes | None:
+        from emulator.setup.checks import is_absolute
+        from emulator.setup.winfs import SYSTEM32, WINDIR
+
+        if "%" in entry or entry.startswith("\\\\"):
+            return None
+        try:
+            if is_absolute(entry):
+                return self.fs.read(entry, self.prof.bitness)  # type: ignore[no-any-return]
+            if "\\" in entry or "/" in entry:
+                return None
+            for folder in (SYSTEM32, WINDIR):
+                data = self.fs.read(folder + "\\" + entry, self.prof.bitness)
+                if data is not None:
+                    return data  # type: ignore[no-any-return]
+        except InputError:  # not a path the file table can hold
+            return None
+        return None
+
+    def real(self, entry: str) -> str:
+        """The real file the host opens for one ``DLLPath`` entry."""
+        key = entry.upper()
+        if key in self.cache:
+            return self.cache[key]
+        from emulator.setup.pe import placeholder_dll
+
+        data = self._lookup(entry)
+        n = len(self.cache)
+        name = entry.replace("/", "\\").rstrip("\\").rpartition("\\")[2] or "admin.dll"
+        name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+        if data is None:
+            real = str(self.folder / "missing" / str(n) / name)
+        elif data == self.data:
+            real = str(self.dll)
+        elif key in self.preexisting and data == placeholder_dll(self.prof.bitness):
+            from emulator._samples import sample_path
+
+            real = str(sample_path(f"dlls/prebuilt/good{self.prof.bitness}.dll"))
+            self.log.add("note", f"run: the other vendor's DLL {entry} is played by rasemu's "
+                                 f"reference DLL good{self.prof.bitness}.dll")
+        else:
+            target = self.folder / "files" / str(n) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            real = str(target)
+            self.copies[real] = entry
+        self.cache[key] = real
+        return real
+
+    def path_map(self, registry: Registry) -> dict[str, str]:
+        """The path map for a host reading ``registry``."""
+        from emulator.host.discovery import discover
+
+        return {p: self.real(p) for p in discover(registry, self.prof).paths}
+
+
+def _scrub(f: Finding, shown: dict[str, str]) -> Finding:
+    """``f`` with temporary file names in its evidence replaced by what they stand for."""
+    if not shown or not f.evidence:
+        return f
+    evidence = tuple({k: shown.get(v, v) if isinstance(v, str) else v for k, v in e.items()}
+                     for e in f.evidence)
+    return Finding(f.rule, f.severity, f.message, evidence, f.subject, f.extra)
+
+
+def _setup_json(session: Any) -> dict[str, Any]:
+    from emulator.setup.checks import diff_entries
+
+    return {
+        "installer": str(session.installer.path),
+        "installer_kind": session.installer.kind,
+        "uninstaller": None if session.uninstaller is None else str(session.uninstaller.path),
+        "installer_bits": session.bits,
+        "preexisting": list(session.preexisting),
+        "install_diff": diff_entries(session.install_diff, "install"),
+        "uninstall_diff": (None if session.uninstall_diff is None
+                           else diff_entries(session.uninstall_diff, "uninstall")),
+        "files": dict(session.files),
+        "log": session.log.lines(),
+    }
+
+
+def check_installed(
+    dll: str | Path,
+    install: str | Path,
+    uninstall: str | Path | None = None,
+    *,
+    installer_bits: int | None = None,
+    preexisting: Sequence[str] | str | None = None,
+    dll_name: str | None = None,
+    seed: str = "ras_server",
+    reg32: bool = False,
+    profile: str | Profile = "win7-x64",
+    loader: str = "auto",
+    isolate: bool | None = None,
+    strictness: Strictness = "practice",
+    scenarios: Iterable[Scenario | str | Path] | None = None,
+    call_timeout: float = 5.0,
+    keep_traces: bool = True,
+    host_factory: HostFactory | None = None,
+) -> Report:
+    """Install ``dll`` with ``install``, run the scenarios on what the installer left, uninstall.
+
+    1. A registry seeded with ``seed`` (plus ``preexisting`` other vendors' DLLs) and a fake
+       file system whose ``C:\\Setup`` is the installer's folder with ``dll`` in it, named
+       ``dll_name`` (default: the one ``*.dll`` name the installer mentions, else its own).
+    2. The installer runs; its registry diff is checked (R01-R05, R08-R10).
+    3. The host finds the DLL through ``DLLPath`` as written, resolved through the fake file
+       system (see :class:`_InstalledFiles`): a wrong path is a load failure (R15), not an
+       error of rasemu. Each scenario gets a fresh copy of the installed registry.
+    4. The uninstaller runs; R06/R07 against the registry before the install.
+
+    One report: every finding has ``extra["phase"]`` (install, run, uninstall) and
+    ``report.setup`` holds the installer names, both registry diffs, the files and the log.
+    InputError for wrong input (missing files, unknown installer kind, installer syntax errors).
+    """
+    import tempfile
+
+    from emulator.setup import SETUP_DIR, SetupSession, media_dll_name
+
+    t0 = time.perf_counter()
+    prof = get_profile(profile)
+    if loader not in LOADERS:
+        raise InputError(f"unknown loader {loader!r}; expected one of: {', '.join(LOADERS)}", where="loader")
+    if strictness not in ("strict", "practice"):
+        raise InputError(f"unknown strictness {strictness!r}; expected strict or practice", where="strictness")
+    kind = sniff_dll(dll)
+    dll_path = Path(dll)
+    name = dll_name or media_dll_name(install, dll_path.name)
+    chosen = _resolve_scenarios(scenarios)
+    session = SetupSession(install, uninstall, profile=prof, dll=dll_path, seed=seed,
+                           preexisting=(preexisting if preexisting is None
+                                        or isinstance(preexisting, str) else list(preexisting)),
+                           installer_bits=installer_bits, dll_name=name, reg32=reg32,
+                           pe_expected=kind == "PE image")
+    session.log.add("note", f"install: the installation media holds {dll_path.name} as "
+                            f"{SETUP_DIR}\\{name}")
+    findings = with_phase(session.install(), "install")
+    installed = session.installed
+    assert installed is not None
+    with tempfile.TemporaryDirectory(prefix="rasemu-installed-") as tmp:
+        files = _InstalledFiles(session.fs, dll_path, Path(tmp), prof, session.preexisting,
+                                session.log)
+
+        def make_env() -> tuple[Registry, dict[str, str]]:
+            reg = Registry(default_view=64 if prof.bitness == 64 else 32)
+            reg.restore(installed)
+            return reg, files.path_map(reg)
+
+        registry, path_map = make_env()
+        if path_map:
+            run = _run_group([Path(p) for p in path_map.values()], prof, loader, isolate,
+                             strictness, chosen, call_timeout, keep_traces,
+                             host_factory or _default_factory, make_env)
+            # the temporary folder goes away: name the installed files by their Windows paths
+            shown = {real: f"{entry} (copied out of the fake file system)"
+                     for real, entry in files.copies.items()}
+            shown.update({real: f"{entry} (no such file after the install)"
+                          for entry, real in path_map.items() if real.startswith(tmp)
+                          and real not in files.copies})
+            for info in run.dll_info:
+                info["path"] = shown.get(str(info.get("path", "")), info.get("path", ""))
+            run.findings = [_scrub(f, shown) for f in run.findings]
+        else:
+            run = _not_registered(dll_path, prof, loader, strictness, chosen, registry)
+    findings += with_phase(run.findings, "run")
+    findings += with_phase(session.uninstall(), "uninstall")
+    run.dlls = [str(dll_path)]
+    run.findings = dedupe(findings)
+    run.setup = _setup_json(session)
+    run.stats["seconds"] = time.perf_counter() - t0
+    return run
+
+
+def _not_registered(dll: Path, prof: Profile, loader: str, strictness: Strictness,
+                    scenarios: list[Scenario], registry: Registry) -> Report:
+    """The run phase when the installer left no DLLPath RAS reads: nothing is loaded."""
+    from emulator.host.discovery import discover
+
+    found = discover(registry, prof)
+    lost = Finding(
+        "R01", Severity.ERROR,
+        f"after the install the RAS service finds no admin DLL under {ADMIN_DLL_KEY}, so it "
+        f"never loads {dll.name}; no scenario ran",
+        ({"key": ADMIN_DLL_KEY},), subject=str(dll))
+    return Report(
+        dlls=[str(dll)], profile=prof.name, loader=loader, strictness=strictness,
+        level_met=None, findings=[*found.findings, lost],
+        stats={"sessions": 0, "calls": 0, "seconds": 0.0, "scenarios_run": 0},
+        scenarios=[ScenarioSummary(s.name, False, 0, skipped="no admin DLL registered")
+                   for s in scenarios],
+        started=False)

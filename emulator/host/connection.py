@@ -64,7 +64,7 @@ def fit(text: str, chars: int) -> str:
     return text if len(text) <= chars else text[:chars]
 
 
-@dataclass
+@dataclass(slots=True)
 class SessionInfo:
     """What the host knows about one dial-in session; the source of every structure built."""
 

@@ -96,7 +96,7 @@ class LoadedAdminDll:
         return {} if self.plan is None else self.plan.selection()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Session:
     """One dial-in user as the host sees it."""
 
@@ -229,8 +229,8 @@ class RasHost:
                     return None  # as is
                 if p.kind == "dword_inout":
                     return conn.dotted
-                if p.kind == "struct" and not keep:
-                    return False  # not summarised without a kept trace
+                if p.kind == "struct" and not keep and p.struct != "NT4_RAS_PORT_1":
+                    return False  # not summarised without a kept trace (NT 4.0 ports are: R37)
                 return lambda v, _p=p: summarise_arg(_p, v)
 
             def out_fn(p: Param) -> Any:

@@ -237,7 +237,10 @@ def pe_exports(path: str) -> list[str]:
     """Export names of a PE image (pefile)."""
     import pefile
 
-    pe = pefile.PE(path, fast_load=True)
+    try:
+        pe = pefile.PE(path, fast_load=True)
+    except pefile.PEFormatError as exc:
+        raise ValueError(str(exc)) from None
     try:
         pe.parse_data_directories(
             directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXPORT"]]
@@ -319,7 +322,7 @@ def list_exports(path: str, data: bytes) -> list[str] | None:
             return macho_exports(data)
         if data.startswith(b"MZ"):
             return pe_exports(path)
-    except (ValueError, struct.error, IndexError, OSError):
+    except (ValueError, struct.error, IndexError, OverflowError, OSError):
         return None
     return None
 

@@ -101,7 +101,10 @@ class Report:
     machine, chosen variant) when the host loaded it. ``traces`` (scenario name -> events) is
     kept in memory for ``--trace-dir`` and is not part of the JSON report. ``fail_on`` is the
     severity gate (``error``, ``warning`` or ``info``); waived findings (see
-    :mod:`emulator.config`) stay in the report but never fail it.
+    :mod:`emulator.config`) stay in the report but never fail it. ``setup`` is set when an
+    installer put the DLL in place (``rasemu check --install``): installer and uninstaller,
+    both registry diffs (evidence dicts with a ``text`` line each), files and log; findings
+    then carry ``extra["phase"]`` (install, run, uninstall).
     """
 
     dlls: list[str]
@@ -119,6 +122,7 @@ class Report:
     schema: str = SCHEMA
     traces: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     fail_on: str = "error"
+    setup: dict[str, Any] | None = None
 
     @property
     def dll(self) -> str:
@@ -172,6 +176,7 @@ class Report:
             "stats": _stats_json(self.stats),
             "scenarios": [s.to_json() for s in self.scenarios],
             "dll_info": [dict(d) for d in self.dll_info],
+            **({"setup": _plain(self.setup)} if self.setup is not None else {}),
         }
 
     @classmethod
@@ -206,6 +211,7 @@ class Report:
             version=data["rasemu"],
             schema=data["schema"],
             fail_on=data.get("fail_on", "error"),
+            setup=dict(data["setup"]) if isinstance(data.get("setup"), Mapping) else None,
         )
 
 
@@ -260,6 +266,15 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def findings_by_phase(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
+    """Findings grouped by ``extra["phase"]`` (install, run, uninstall; "" when unset), in that order."""
+    order = {"install": 0, "run": 1, "uninstall": 2, "": 3}
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(str(f.extra.get("phase", "")) if f.extra else "", []).append(f)
+    return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0], 4), kv[0])))
 
 
 def findings_by_rule(findings: Sequence[Finding]) -> dict[str, list[Finding]]:

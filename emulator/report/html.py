@@ -782,6 +782,9 @@ def _finding_li(f: Finding, reason: str | None = None) -> str:
     sev = f.severity.value
     label = "note" if f.severity is Severity.INFO else sev
     subj = f'<p class="subject">about {esc(f.subject)}</p>' if f.subject else ""
+    phase = f.extra.get("phase") if isinstance(f.extra, Mapping) else None
+    if phase:
+        subj = f'<p class="subject" data-phase="{esc(phase)}">{esc(phase)} phase</p>' + subj
     why = f'<p class="reason">waived: {esc(reason)}</p>' if reason else ""
     return (f'<li class="finding sev-{sev}"><span class="pill {sev}">{label}</span><div class="body">'
             f'<p class="msg">{esc(f.message)}</p>{subj}{why}{_evidence(f)}</div></li>')
@@ -1019,8 +1022,39 @@ def _header(r: Report, rid: str) -> str:
             f'<div class="counts">{"".join(counts)}</div><dl class="meta">{dl}</dl>'
             + (f'<ul class="registered">{"".join(reg)}</ul>' if reg else "")
             + f"{banner}</header>"
-            f'<nav class="toc"><a href="#{rid}-findings">Findings</a><a href="#{rid}-scenarios">Scenarios</a>'
+            f'<nav class="toc"><a href="#{rid}-findings">Findings</a>'
+            + (f'<a href="#{rid}-setup">Setup</a>' if r.setup is not None else "")
+            + f'<a href="#{rid}-scenarios">Scenarios</a>'
             f'<a href="#{rid}-timeline">Timeline</a><a href="#{rid}-pool">Address pool</a></nav>')
+
+
+def _setup_section(r: Report, rid: str) -> str:
+    """Installer, uninstaller and both registry diffs (``rasemu check --install``)."""
+    st = r.setup
+    if st is None:
+        return ""
+
+    def changes(title: str, items: Sequence[Any] | None, empty: str) -> str:
+        text = "\n".join(str(e.get("text", e)) if isinstance(e, Mapping) else str(e)
+                         for e in items or ()) or empty
+        return (f'<details class="evidence" open><summary>{esc(title)}</summary>'
+                f"<pre><code>{esc(text)}</code></pre></details>")
+
+    who = [("installer", st.get("installer")), ("uninstaller", st.get("uninstaller")),
+           ("installer bits", st.get("installer_bits"))]
+    who += [("registered before", p) for p in st.get("preexisting") or ()]
+    dl = "".join(f"<div><dt>{esc(k)}</dt><dd class=\"mono wrap\">{esc(v)}</dd></div>"
+                 for k, v in who if v not in (None, ""))
+    out = (f'<h2 id="{rid}-setup">Setup <span class="sub">install, run, uninstall; findings say '
+           f'their phase</span></h2><dl class="meta">{dl}</dl>'
+           + changes("Registry changes by the install", st.get("install_diff"), "(none)"))
+    if st.get("uninstaller"):
+        out += changes("Left behind after the uninstall (compared with before the install)",
+                       st.get("uninstall_diff"), "(nothing: the registry is as before the install)")
+    if st.get("log"):
+        out += ('<details class="evidence"><summary>Installer log</summary><pre><code>'
+                + esc("\n".join(str(x) for x in st["log"])) + "</code></pre></details>")
+    return out
 
 
 def _report_section(r: Report, k: int) -> str:
@@ -1028,7 +1062,8 @@ def _report_section(r: Report, k: int) -> str:
     pools = {name: occupancy(name, ev) for name, ev in r.traces.items() if ev}
     shown = [p for p in pools.values() if p.handed_out]
     return (f'<section class="report" id="{rid}" data-passed="{"1" if r.passed else "0"}">'
-            + _header(r, rid) + _findings_section(r, rid) + _scenario_section(r, rid, pools)
+            + _header(r, rid) + _findings_section(r, rid) + _setup_section(r, rid)
+            + _scenario_section(r, rid, pools)
             + _timeline_section(r, rid) + _pool_section(rid, shown) + "</section>")
 
 

@@ -27,6 +27,15 @@ _WIN7_ONLY = frozenset({"R72", "R73"})
 DLL_RULES = tuple(r.id for r in RULES.values() if r.side == "DLL")
 
 
+SETUP_RULES = tuple(r.id for r in RULES.values() if r.side == "SETUP")
+
+
+def _phase(f: Finding) -> str:
+    """`` (install phase)`` for a finding of ``rasemu check --install``, else ""."""
+    phase = f.extra.get("phase") if f.extra else None
+    return f" ({phase} phase)" if phase else ""
+
+
 def _stem(path: str) -> str:
     name = PureWindowsPath(path).name if "\\" in path else PurePath(path).name
     return name or path
@@ -54,6 +63,9 @@ def _suite(r: Report, dll: str, findings: list[Finding], timestamp: str, host: s
     for f in sort_findings(findings):
         by_rule.setdefault(f.rule, []).append(f)
     rules = [x for x in DLL_RULES if dll_rules and _applies(x, r.profile)]
+    if r.setup is not None and dll_rules:
+        # an installer ran (rasemu check --install): its rules are test cases too
+        rules = [*SETUP_RULES, *rules]
     rules += sorted((x for x in by_rule if x not in rules), key=lambda x: (not x.startswith("R"), x))
     suite = ET.Element("testsuite")
     props = ET.SubElement(suite, "properties")
@@ -71,6 +83,9 @@ def _suite(r: Report, dll: str, findings: list[Finding], timestamp: str, host: s
         ("rasemu.waived_rules", ",".join(x for x in rules if any(
             waiver_of(f) is not None for f in by_rule.get(x, ())))),
         ("rasemu.fail_on", r.fail_on),
+        *((("rasemu.installer", str(r.setup.get("installer") or "")),
+           ("rasemu.uninstaller", str(r.setup.get("uninstaller") or "")))
+          if r.setup is not None else ()),
     ):
         ET.SubElement(props, "property", name=name, value=value)
     failures = skipped = 0
@@ -85,7 +100,7 @@ def _suite(r: Report, dll: str, findings: list[Finding], timestamp: str, host: s
             failures += 1
             fail = ET.SubElement(case, "failure", message=errors[0].message, type=rule)
             fail.text = "\n".join(
-                f"[{f.severity.value}] {f.message}" + (f"\n  evidence: {evidence_excerpt(f, 400)}" if f.evidence else "")
+                f"[{f.severity.value}]{_phase(f)} {f.message}" + (f"\n  evidence: {evidence_excerpt(f, 400)}" if f.evidence else "")
                 for f in errors
             )
         elif waived:
@@ -93,12 +108,14 @@ def _suite(r: Report, dll: str, findings: list[Finding], timestamp: str, host: s
             skipped += 1
             ET.SubElement(case, "skipped", message="waived: " + "; ".join(
                 dict.fromkeys(str((waiver_of(f) or {}).get("reason", "")) for f in waived)))
-        elif not items and not r.started and rule.startswith("R"):
+        elif not items and not r.started and rule.startswith("R") and not (
+                r.setup is not None and rule in SETUP_RULES):
             skipped += 1
             ET.SubElement(case, "skipped", message="not checked: the service did not start")
         if others:
             out = ET.SubElement(case, "system-out")
-            out.text = "\n".join(f"[{f.severity.value}]{waived_note(f)} {f.message}" for f in others)
+            out.text = "\n".join(f"[{f.severity.value}]{_phase(f)}{waived_note(f)} {f.message}"
+                                 for f in others)
     seconds = float(r.stats.get("seconds", 0.0))
     suite.attrib.update(
         name=_stem(dll),

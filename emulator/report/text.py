@@ -11,7 +11,7 @@ from typing import Any
 
 from emulator.conformance.findings import Finding, Severity
 from emulator.conformance.rules import RULES
-from emulator.report import Report, findings_by_rule, waiver_of
+from emulator.report import Report, findings_by_phase, findings_by_rule, waiver_of
 
 EVIDENCE_CHARS = 160
 _EXTRA_RULES = {"X-SCENARIO": "a scenario expectation (rasemu's own check)"}
@@ -128,6 +128,45 @@ def summary_line(reports: Sequence[Report]) -> str:
     return text
 
 
+#: headings of the phases of ``rasemu check --install`` (``Finding.extra["phase"]``)
+PHASE_TITLES = {"install": "install phase: the installer's registry and file changes, R01-R10",
+                "run": "run phase: the RAS service with the DLL as installed",
+                "uninstall": "uninstall phase: what the uninstaller left or removed, R06-R07"}
+
+
+def _installer_rows(setup: Mapping[str, Any]) -> list[tuple[str, str]]:
+    kind = setup.get("installer_kind")
+    bits = setup.get("installer_bits")
+    how = ", ".join(str(x) for x in (kind, f"{bits}-bit" if bits else None) if x)
+    rows = [("installer", f"{setup.get('installer', '')}" + (f" ({how})" if how else ""))]
+    if setup.get("uninstaller"):
+        rows.append(("uninstall", str(setup["uninstaller"])))
+    rows += [("other DLL", f"{pre} (registered before the install)")
+             for pre in setup.get("preexisting") or ()]
+    return rows
+
+
+def _installer_lines(setup: Mapping[str, Any]) -> list[str]:
+    return [f"  {k:<10} {v}" for k, v in _installer_rows(setup)]
+
+
+def setup_diff_lines(setup: Mapping[str, Any]) -> list[str]:
+    """The install and uninstall registry diffs of ``report.setup``, one change a line."""
+    out = ["", "Registry changes by the install"]
+    changes = setup.get("install_diff") or []
+    out.extend(f"  {e.get('text', e)}" for e in changes)
+    if not changes:
+        out.append("  (none)")
+    left = setup.get("uninstall_diff")
+    if left is not None:
+        out.append("")
+        out.append("Left behind after the uninstall (compared with before the install)")
+        out.extend(f"  {e.get('text', e)}" for e in left)
+        if not left:
+            out.append("  (nothing: the registry is as before the install)")
+    return out
+
+
 def render_plain(reports: Sequence[Report]) -> str:
     """All reports as plain text (no colour, no box drawing)."""
     out: list[str] = []
@@ -144,18 +183,24 @@ def render_plain(reports: Sequence[Report]) -> str:
         out.append(f"  level met  {_level_line(r)}")
         out.append(f"  scenarios  {_scenario_line(r)}")
         out.append(f"  stats      {_stats_line(r)}")
-        groups = findings_by_rule(r.findings)
-        if groups:
-            out.append("")
-            out.append("Findings")
-        for rule, items in groups.items():
-            worst = items[0].severity.value
-            out.append(f"  {rule} [{worst}] {rule_title(rule)}")
-            for f in items:
-                out.append(f"    - {f.severity.value}{waived_note(f)}: {f.message}")
-                ev = evidence_excerpt(f)
-                if ev:
-                    out.append(f"      evidence: {ev}")
+        if r.setup is not None:
+            out.extend(_installer_lines(r.setup))
+        phases = findings_by_phase(r.findings) if r.setup is not None else {"": r.findings}
+        for phase, found in phases.items():
+            groups = findings_by_rule(found)
+            if groups:
+                out.append("")
+                out.append(f"Findings ({PHASE_TITLES.get(phase, phase)})" if phase else "Findings")
+            for rule, items in groups.items():
+                worst = items[0].severity.value
+                out.append(f"  {rule} [{worst}] {rule_title(rule)}")
+                for f in items:
+                    out.append(f"    - {f.severity.value}{waived_note(f)}: {f.message}")
+                    ev = evidence_excerpt(f)
+                    if ev:
+                        out.append(f"      evidence: {ev}")
+        if r.setup is not None:
+            out.extend(setup_diff_lines(r.setup))
         out.append("")
         out.append(_verdict(r))
     return "\n".join(out) + "\n"
@@ -183,6 +228,7 @@ def print_rich(reports: Sequence[Report], console: Any) -> None:
             ("started", "yes" if r.started else "[red]no (the service would not start)[/]"),
             ("level met", _level_line(r)),
             ("stats", _stats_line(r)),
+            *(_installer_rows(r.setup) if r.setup is not None else ()),
         ):
             head.add_row(k, v if k == "started" else escape(v))
         console.print(f"[bold]rasemu {escape(r.version)} conformance report[/]")
@@ -196,22 +242,35 @@ def print_rich(reports: Sequence[Report], console: Any) -> None:
                        else ("[green]ok[/]" if s.ok else "[red]failed[/]"))
                 sc.add_row(escape(s.name), res, str(s.findings), str(s.sessions), f"{s.seconds:.2f}")
             console.print(sc)
-        groups = findings_by_rule(r.findings)
-        if groups:
-            ft = Table(title="Findings", title_justify="left", show_lines=True, expand=True)
-            ft.add_column("rule", max_width=32)
-            ft.add_column("severity", no_wrap=True)
-            ft.add_column("message / evidence", ratio=1)
-            for rule, items in groups.items():
-                for j, f in enumerate(items):
-                    sev = f.severity.value
-                    label = f"[bold]{rule}[/]\n[dim]{escape(rule_title(rule))}[/]" if j == 0 else ""
-                    ev = evidence_excerpt(f)
-                    body = escape(f.message) + (f"\n[dim]{escape(ev)}[/]" if ev else "")
-                    wn = waived_note(f)
-                    if wn:
-                        body = f"[dim]waived: {escape(wn[10:-1])}[/]\n" + body
-                    ft.add_row(label, f"[{_STYLE[sev]}]{sev}[/]", body)
-            console.print(ft)
+        phases = findings_by_phase(r.findings) if r.setup is not None else {"": r.findings}
+        for phase, found in phases.items():
+            _rich_findings(console, found, PHASE_TITLES.get(phase, phase) if phase else "")
+        if r.setup is not None:
+            for line in setup_diff_lines(r.setup):
+                console.print(escape(line), soft_wrap=True, highlight=False)
         style = "bold green" if r.passed else "bold red"
         console.print(f"[{style}]{escape(_verdict(r))}[/]")
+
+
+def _rich_findings(console: Any, findings: Sequence[Finding], phase: str) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    groups = findings_by_rule(findings)
+    if groups:
+        title = f"Findings ({phase})" if phase else "Findings"
+        ft = Table(title=escape(title), title_justify="left", show_lines=True, expand=True)
+        ft.add_column("rule", max_width=32)
+        ft.add_column("severity", no_wrap=True)
+        ft.add_column("message / evidence", ratio=1)
+        for rule, items in groups.items():
+            for j, f in enumerate(items):
+                sev = f.severity.value
+                label = f"[bold]{rule}[/]\n[dim]{escape(rule_title(rule))}[/]" if j == 0 else ""
+                ev = evidence_excerpt(f)
+                body = escape(f.message) + (f"\n[dim]{escape(ev)}[/]" if ev else "")
+                wn = waived_note(f)
+                if wn:
+                    body = f"[dim]waived: {escape(wn[10:-1])}[/]\n" + body
+                ft.add_row(label, f"[{_STYLE[sev]}]{sev}[/]", body)
+        console.print(ft)

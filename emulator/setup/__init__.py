@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from emulator.setup.env import SETUP_DIR, SetupEnv, SetupLog
 from emulator.setup.installers import Installer, installer_for
-from emulator.setup.validate import SetupResult, validate_installer
+from emulator.setup.validate import SetupResult, SetupSession, media_dll_name, validate_installer
 from emulator.setup.winfs import WinFS
 
-__all__ = ["SETUP_DIR", "Installer", "SetupEnv", "SetupLog", "SetupResult", "WinFS",
-           "installer_for", "validate_installer"]
+__all__ = ["SETUP_DIR", "Installer", "SetupEnv", "SetupLog", "SetupResult", "SetupSession",
+           "WinFS", "installer_for", "media_dll_name", "validate_installer"]

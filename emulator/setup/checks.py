@@ -161,6 +161,8 @@ class InstallContext:
     installer_bits: int
     subject: str = ""
     file_step: bool = True
+    #: False when a stand-in (Python, host shared library) plays the DLL: no PE checks in R08
+    pe_expected: bool = True
     evidence: list[dict[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -353,7 +355,10 @@ def check_install(ctx: InstallContext) -> list[Finding]:
                                     "the install", fev, subj))
             continue
         head = pe_header(data)
-        if head is None:
+        if head is None and not ctx.pe_expected:
+            out.append(_finding("R08", f"{where} holds a stand-in for the DLL, not a PE image; "
+                                "its bitness was not checked", fev, subj, Severity.INFO))
+        elif head is None:
             out.append(_finding("R08", f"{where} is not a PE image", fev, subj))
         elif head.bits != prof.bitness:
             out.append(_finding(

@@ -14,6 +14,7 @@ applies); without ``dll`` the R08 file check is reported as not done (INFO).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from emulator.errors import InputError
 from emulator.host.profiles import Profile, get_profile
 from emulator.registry.model import REG_SZ, Registry
 from emulator.registry.seeds import apply_seed
-from emulator.registry.snapshot import RegistryDiff, diff
+from emulator.registry.snapshot import RegistryDiff, Snapshot, diff
 from emulator.setup.checks import (
     ADMIN_KEY,
     InstallContext,
@@ -37,7 +38,7 @@ from emulator.setup.checks import (
     service_path,
 )
 from emulator.setup.env import SETUP_DIR, SetupEnv, SetupLog
-from emulator.setup.installers import Installer, installer_for
+from emulator.setup.installers import SUFFIXES, Installer, installer_for
 from emulator.setup.pe import placeholder_dll
 from emulator.setup.winfs import WinFS, normalize, parent
 
@@ -139,10 +140,147 @@ def _place_dll(env: SetupEnv, before_entries: list[str]) -> None:
                     + ": this installer kind copies no files")
 
 
+_DLL_NAME = re.compile(r"[A-Za-z0-9_.$~-]+\.dll\b", re.IGNORECASE)
+
+
+def media_dll_name(installer: str | os.PathLike[str], default: str) -> str:
+    """The file name the installer expects to find next to itself (``C:\\Setup\\<name>``).
+
+    Guessed from the installer text (.cmd/.bat/.py): the one ``*.dll`` name it mentions;
+    ``default`` when it mentions none or several, and for .reg files and self-registering DLLs.
+    """
+    path = Path(installer)
+    if SUFFIXES.get(path.suffix.lower()) not in ("cmd", "python"):
+        return default
+    try:
+        text = path.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return default
+    text = re.sub(r"%~[a-z]*dp[a-z]*0", "\\\\", text, flags=re.IGNORECASE)
+    names = {m.group(0).lower(): m.group(0) for m in _DLL_NAME.finditer(text)}
+    return next(iter(names.values())) if len(names) == 1 else default
+
+
 def _run(installer: Installer, env: SetupEnv, phase: str) -> None:
     env.log.add("note", f"{phase}: {installer.kind} {installer.path} "
                         f"({env.bits}-bit installer on a {env.os_bits}-bit OS)")
     installer.run(env)
+
+
+class SetupSession:
+    """One installer (and uninstaller) run in a sandbox, in stages: :meth:`install`, then
+    :meth:`uninstall`. Between them, :attr:`registry` and :attr:`fs` hold the installed state
+    (``rasemu check --install`` runs the host on it); :meth:`result` gathers everything.
+
+    Arguments as :func:`validate_installer`; ``pe_expected=False`` (a Python stand-in or a host
+    shared library stands for the DLL) turns R08's "not a PE image" into a note.
+    InputError for wrong input, raised by the constructor (files, profile, seed, bitness) or
+    by the stage that runs the faulty installer (syntax errors, crashes).
+    """
+
+    def __init__(
+        self,
+        install: str | os.PathLike[str],
+        uninstall: str | os.PathLike[str] | None = None,
+        *,
+        profile: str | Profile = "win7-x64",
+        dll: str | os.PathLike[str] | None = None,
+        seed: str = "ras_server",
+        preexisting: str | list[str] | tuple[str, ...] | None = None,
+        installer_bits: int | None = None,
+        dll_name: str | None = None,
+        reg32: bool = False,
+        pe_expected: bool = True,
+    ) -> None:
+        prof = get_profile(profile)
+        self.profile = prof
+        self.installer = installer_for(install, reg32=reg32)
+        self.uninstaller = (installer_for(uninstall, reg32=reg32, unregister=True)
+                            if uninstall else None)
+        bits = installer_bits
+        if bits is None:
+            native = self.installer.native_bits()
+            bits = native if native is not None and native <= prof.bitness else prof.bitness
+        if bits not in (32, 64):
+            raise InputError(f"installer bitness must be 32 or 64, not {bits!r}",
+                             where="installer-bits")
+        if bits == 64 and prof.bitness == 32:
+            raise InputError(f"a 64-bit installer cannot run on the 32-bit profile {prof.name}",
+                             where="installer-bits")
+        self.bits = bits
+        dll_path = None
+        if dll is not None:
+            dll_path = Path(dll)
+            if not dll_path.is_file():
+                raise InputError("no such DLL file", where=str(dll))
+        self.dll = dll_path
+        self.registry = Registry(default_view=64)
+        apply_seed(self.registry, seed)
+        self.fs = WinFS(prof.bitness)
+        self.fs.add_media(SETUP_DIR, self.installer.path.parent)
+        name = dll_name or (dll_path.name if dll_path else None)
+        self.dll_name = name
+        if dll_path is not None and name is not None:
+            self.fs.write(SETUP_DIR + "\\" + name, dll_path.read_bytes(), 64, where="dll")
+        self.preexisting = _preexisting_list(preexisting)
+        _seed_preexisting(self.registry, self.fs, self.preexisting, prof)
+        self.pe_expected = pe_expected
+        self.log = SetupLog()
+        self.env = SetupEnv(self.registry, self.fs, bits, prof.bitness, self.log, dll_path, name)
+        self.before = self.registry.snapshot()
+        self.files_before = self.fs.state()
+        self.installed: Snapshot | None = None
+        self.install_diff: RegistryDiff | None = None
+        self.uninstall_diff: RegistryDiff | None = None
+        self.install_findings: list[Finding] = []
+        self.uninstall_findings: list[Finding] = []
+        self.files: dict[str, str] = {}
+
+    def install(self) -> list[Finding]:
+        """Run the installer and return the R01-R05, R08-R10 findings."""
+        _run(self.installer, self.env, "install")
+        if not self.installer.copies_files:
+            _place_dll(self.env, self.preexisting)
+        installed = self.registry.snapshot()
+        self.installed = installed
+        self.install_diff = diff(self.before, installed)
+        self.install_findings = check_install(InstallContext(
+            self.profile, self.before, installed, self.install_diff, self.fs, self.files_before,
+            self.bits, str(self.installer.path),
+            file_step=self.installer.copies_files or self.dll is not None,
+            pe_expected=self.pe_expected))
+        self.files = {p: "written" for p, d in self.fs.state().items()
+                      if self.files_before.get(p) != d}
+        return self.install_findings
+
+    def uninstall(self) -> list[Finding]:
+        """Run the uninstaller (none: no findings) and return the R06/R07 findings."""
+        if self.installed is None:
+            raise RuntimeError("install() must run before uninstall()")
+        if self.uninstaller is None:
+            return []
+        _run(self.uninstaller, self.env, "uninstall")
+        after = self.registry.snapshot()
+        self.uninstall_diff = diff(self.before, after)
+        self.uninstall_findings = check_uninstall(UninstallContext(
+            self.profile, self.before, self.installed, after, self.uninstall_diff,
+            str(self.uninstaller.path)))
+        files_after = self.fs.state()
+        for p in self.files:
+            if p in files_after:
+                self.files[p] = "written, left after uninstall"
+                self.log.add("note", f"{p} is still there after the uninstall")
+            else:
+                self.files[p] = "written, removed by uninstall"
+        return self.uninstall_findings
+
+    def result(self) -> SetupResult:
+        """Everything so far as a :class:`SetupResult` (after :meth:`install`)."""
+        if self.install_diff is None:
+            raise RuntimeError("install() must run before result()")
+        return SetupResult(self.install_findings + self.uninstall_findings, self.install_diff,
+                           self.uninstall_diff, self.log.lines(), dict(self.files),
+                           self.profile.name, self.bits)
 
 
 def validate_installer(
@@ -163,62 +301,9 @@ def validate_installer(
     DLL paths registered before the install (a ``;`` string or a list). InputError for wrong
     input (missing files, unknown profile or seed, installer syntax errors or crashes).
     """
-    prof = get_profile(profile)
-    installer = installer_for(install, reg32=reg32)
-    uninstaller = installer_for(uninstall, reg32=reg32, unregister=True) if uninstall else None
-    bits = installer_bits
-    if bits is None:
-        native = installer.native_bits()
-        bits = native if native is not None and native <= prof.bitness else prof.bitness
-    if bits not in (32, 64):
-        raise InputError(f"installer bitness must be 32 or 64, not {bits!r}", where="installer-bits")
-    if bits == 64 and prof.bitness == 32:
-        raise InputError(f"a 64-bit installer cannot run on the 32-bit profile {prof.name}",
-                         where="installer-bits")
-    dll_path = None
-    if dll is not None:
-        dll_path = Path(dll)
-        if not dll_path.is_file():
-            raise InputError("no such DLL file", where=str(dll))
-    registry = Registry(default_view=64)
-    apply_seed(registry, seed)
-    fs = WinFS(prof.bitness)
-    fs.add_media(SETUP_DIR, installer.path.parent)
-    name = dll_name or (dll_path.name if dll_path else None)
-    if dll_path is not None and name is not None:
-        fs.write(SETUP_DIR + "\\" + name, dll_path.read_bytes(), 64, where="dll")
-    pre_paths = _preexisting_list(preexisting)
-    _seed_preexisting(registry, fs, pre_paths, prof)
-
-    log = SetupLog()
-    env = SetupEnv(registry, fs, bits, prof.bitness, log, dll_path, name)
-    before = registry.snapshot()
-    files_before = fs.state()
-    _run(installer, env, "install")
-    if not installer.copies_files:
-        _place_dll(env, pre_paths)
-    installed = registry.snapshot()
-    install_diff = diff(before, installed)
-    subject = str(installer.path)
-    findings = check_install(InstallContext(
-        prof, before, installed, install_diff, fs, files_before, bits, subject,
-        file_step=installer.copies_files or dll_path is not None))
-    files_installed = fs.state()
-    changed = {p: "written" for p, d in files_installed.items() if files_before.get(p) != d}
-
-    uninstall_diff = None
-    if uninstaller is not None:
-        _run(uninstaller, env, "uninstall")
-        after = registry.snapshot()
-        uninstall_diff = diff(before, after)
-        findings += check_uninstall(UninstallContext(
-            prof, before, installed, after, uninstall_diff, str(uninstaller.path)))
-        files_after = fs.state()
-        for p in changed:
-            if p in files_after:
-                changed[p] = "written, left after uninstall"
-                log.add("note", f"{p} is still there after the uninstall")
-            else:
-                changed[p] = "written, removed by uninstall"
-    return SetupResult(findings, install_diff, uninstall_diff, log.lines(), changed, prof.name,
-                       bits)
+    session = SetupSession(install, uninstall, profile=profile, dll=dll, seed=seed,
+                           preexisting=preexisting, installer_bits=installer_bits,
+                           dll_name=dll_name, reg32=reg32)
+    session.install()
+    session.uninstall()
+    return session.result()

@@ -154,7 +154,10 @@ class WinFS:
         if fold(real) in self._dirs:
             return True
         local = self._media_path(real)
-        return local is not None and local.is_dir()
+        try:
+            return local is not None and local.is_dir()
+        except (OSError, ValueError):  # a name the host cannot hold
+            return False
 
     def rmdir(self, path: str, bits: int = 64) -> bool:
         """Remove an empty folder; False when it does not exist or is not empty."""
@@ -200,12 +203,12 @@ class WinFS:
         if entry is not None:
             return entry.data
         local = self._media_path(real)
-        if local is not None and local.is_file():
-            try:
-                return local.read_bytes()
-            except OSError:
-                return None
-        return None
+        if local is None:
+            return None
+        try:  # is_file() raises for names the host cannot hold (ENAMETOOLONG, ...)
+            return local.read_bytes() if local.is_file() else None
+        except (OSError, ValueError):
+            return None
 
     def exists(self, path: str, bits: int = 64) -> bool:
         """True when a file exists at ``path`` (folders do not count)."""

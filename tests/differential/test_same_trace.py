@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from differential_harness import (
     NATIVE_IN_CHILD,
     PY,
@@ -33,8 +32,9 @@ from differential_harness import (
     native_side,
     run_side,
 )
-from emulator.host.scenarios import load_scenario
+
 from emulator.host.profiles import get_profile
+from emulator.host.scenarios import load_scenario
 
 VARIANTS = common_variants()
 

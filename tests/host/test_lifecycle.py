@@ -557,3 +557,19 @@ def test_nt4_refused_extra_port() -> None:  # R37 with a refusal: the bundle sta
     assert downs == ["COM1", "COM2"]  # nothing for the refused COM9 (R23)
     host.stop()
     assert not rules(host)
+
+
+@pytest.mark.parametrize("trace", [True, False])
+def test_monitor_works_without_kept_trace(trace: bool) -> None:
+    for profile, exports in (("nt4", ALL_NT4), ("win7", ALL_MPR)):
+        host = RasHost(registry_with(A), profile, opener=Opener(**{"*": {"exports": exports}}),
+                       trace=trace)
+        host.start()
+        for i in range(5):
+            s = host.connect(f"u{i}", f"COM{i}", links=3)
+            host.hangup_link(s, s.links[1])
+            host.disconnect(s)
+        host.stop()
+        assert not rules(host), [f.message for f in host.findings]
+        assert (len(host.trace) > 0) == trace
+        assert host.stats["calls"] > 0

@@ -181,7 +181,7 @@ class HostMonitor:
             if nt4:
                 port = self._port(ev)
                 seen = s.ports_accepted.setdefault(dll, set())
-                if port in seen:
+                if port is not None and port in seen:
                     self._f("R37", f"{call} was called twice for port {port!r} in {dll}", ev)
                 seen.add(port)
                 if port in s.refused_ports:
@@ -216,7 +216,7 @@ class HostMonitor:
                 port = self._port(ev)
                 acc = s.ports_accepted.get(dll, set())
                 down = s.ports_down.setdefault(dll, set())
-                if port not in acc or port in down:
+                if port is not None and (port not in acc or port in down):
                     self._f("R37", f"{call} for port {port!r} in {dll} does not match exactly one "
                             "accepted port", ev)
                 down.add(port)

@@ -165,6 +165,7 @@ class _Watchdog:
         self._emus: weakref.WeakSet[Emulator] = weakref.WeakSet()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
 
     def add(self, emu: Emulator) -> None:
         with self._cond:
@@ -192,7 +193,12 @@ class _Watchdog:
                 busy = emu._watch(now) or busy
             del emus
             # poll fast only while a call runs; an idle host costs 20 wake-ups per second
-            time.sleep(0.005 if busy else 0.05)
+            self._wake.wait(0.005 if busy else 0.05)
+            self._wake.clear()
+
+    def wake(self) -> None:
+        """Poll now: a call with a time limit shorter than the idle poll interval started."""
+        self._wake.set()
 
 
 _WATCHDOG = _Watchdog()
@@ -744,6 +750,8 @@ class Emulator:
         self._deadline = time.monotonic() + timeout
         self._running = True
         lock.release()
+        if timeout < 0.25:  # the idle watchdog polls every 50 ms: too late for short limits
+            _WATCHDOG.wake()
         status = _lib.uc_emu_start(uh, addr, SENTINEL, 0, self.budget)
         lock.acquire()
         self._running = False

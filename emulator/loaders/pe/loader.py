@@ -621,7 +621,7 @@ class PeDll(AdminDll):
             d["symbol"] = symbolize(self.image, self.base, self.module_name, pc)
             if "api" not in d and not d["symbol"].startswith("0x"):
                 message = f"{message} ({d['symbol']})"
-            if kind in ("crash", "exception", "timeout"):
+            if kind in ("crash", "exception", "timeout", "host-reentry"):
                 d["disassembly"] = disassemble(emu.mem.read, pc, self.bits)
         return CallFault(kind, f"{plan.name}: {message}", d)  # type: ignore[arg-type]
 
@@ -632,6 +632,18 @@ class PeDll(AdminDll):
         except Exception:
             return None
         return None if got == STUBS else got
+
+    @property
+    def threads_not_run(self) -> tuple[str, ...]:
+        """Threads the DLL created in the current process (since the last reload), never run:
+        the emulator runs the DLL on one thread. Each as ``start=<symbol> param=0x...``."""
+        emu = self._emu
+        if emu is None:
+            return ()
+        return tuple(
+            f"start={symbolize(self.image, self.base, self.module_name, start)} param=0x{param:x}"
+            for start, param in emu.proc.extra.get("threads_not_run", ())
+        )
 
     # -- resources / close --------------------------------------------------------------------------
     def resource_usage(self) -> ResourceUsage | None:

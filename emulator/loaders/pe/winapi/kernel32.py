@@ -553,7 +553,15 @@ def ExitProcess(ctx: Ctx, code: int) -> int:
 
 @api(K32)
 def RaiseException(ctx: Ctx, code: int, flags: int, nargs: int, args: int) -> int:
-    raise ApiFault("exception", f"the DLL raised exception 0x{_dw(code):08x} (RaiseException)")
+    # the emulator dispatches no SEH: nothing in the DLL can catch it, so it escapes the callback
+    c = _dw(code)
+    known = {0xE06D7363: "a C++ exception", 0xC0000005: "an access violation"}.get(c)
+    raise ApiFault(
+        "exception",
+        f"the DLL raised exception 0x{c:08x} (RaiseException{', noncontinuable' if flags & 1 else ''}"
+        f"{'; ' + known if known else ''}) and it escaped the callback",
+        {"exception_code": c},
+    )
 
 
 # --- strings -------------------------------------------------------------------------------

@@ -15,7 +15,12 @@ from __future__ import annotations
 
 from emulator.loaders.pe.winapi import ApiFault, Ctx, api
 
-_MPRADMIN = (
+
+def _names(text: str) -> list[str]:
+    return text.split()
+
+
+_MPRADMIN = _names(
     "ConnectionClearStats ConnectionEnum ConnectionGetInfo ConnectionRemoveQuarantine "
     "DeregisterConnectionNotification DeviceEnum EstablishDomainRasServer GetPDCServer "
     "InterfaceConnect InterfaceCreate InterfaceDelete InterfaceDeviceGetInfo "
@@ -31,8 +36,8 @@ _MPRADMIN = (
     "ServerSetInfoEx TransportCreate TransportGetInfo TransportSetInfo UpgradeUsers UserClose "
     "UserGetInfo UserOpen UserRead UserReadProfFlags UserServerConnect UserServerDisconnect "
     "UserSetInfo UserWrite UserWriteProfFlags"
-).split()
-_MPRCONFIG = (
+)
+_MPRCONFIG = _names(
     "FilterGetInfo FilterSetInfo InterfaceCreate InterfaceDelete InterfaceEnum "
     "InterfaceGetHandle InterfaceGetInfo InterfaceSetInfo InterfaceTransportAdd "
     "InterfaceTransportEnum InterfaceTransportGetHandle InterfaceTransportGetInfo "
@@ -40,15 +45,17 @@ _MPRCONFIG = (
     "ServerDisconnect ServerGetInfo ServerInstall ServerRefresh ServerRestore ServerSetInfo "
     "TransportCreate TransportDelete TransportEnum TransportGetHandle TransportGetInfo "
     "TransportSetInfo"
-).split()
+)
 #: NT 4.0 rassapi.dll (also exported by mprapi.dll for compatibility)
-_RASADMIN = (
+_RASADMIN = _names(
     "ConnectionClearStats ConnectionEnum ConnectionGetInfo GetPDCServer IsServiceRunning "
     "PortClearStatistics PortClearStats PortDisconnect PortEnum PortGetInfo PortReset "
     "ServerConnect ServerDisconnect ServerGetInfo UserGetInfo UserSetInfo "
     "GetUserAccountServer"
-).split()
-_DOMAIN = "MprDomainQueryAccess MprDomainQueryRasServer MprDomainRegisterRasServer MprDomainSetAccess".split()
+)
+_DOMAIN = _names(
+    "MprDomainQueryAccess MprDomainQueryRasServer MprDomainRegisterRasServer MprDomainSetAccess"
+)
 
 #: every server administration API this module stops (R66)
 SERVER_APIS: tuple[str, ...] = tuple(
