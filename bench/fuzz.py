@@ -74,6 +74,12 @@ def time_limit(seconds: float) -> Iterator[None]:
 def check_message(exc: BaseException) -> str:
     """The error's message; Crash unless it is a single non-empty line."""
     msg = str(exc)
+    if isinstance(exc, InputError) and exc.where is not None:
+        # a file name may hold a line break (the CLI escapes it); the message itself may not
+        body = exc.message
+        if not body.strip() or "\n" in body or "\r" in body:
+            raise Crash(f"{type(exc).__name__} message is not one line: {msg[:200]!r}")
+        return msg
     if not msg.strip() or "\n" in msg or "\r" in msg:
         raise Crash(f"{type(exc).__name__} message is not one line: {msg[:200]!r}")
     return msg
@@ -373,6 +379,18 @@ def run_scenario(text: str) -> None:
     load_scenario(path)
 
 
+def gen_scenario_arg(rng: random.Random) -> str:
+    pieces = ["basic", "many-users", "x", ".toml", "/", "\\", "\x00", "\n", "a" * 300, "b" * 5000,
+              "\ud800", "\u00e9", "..", str(_WORK), " "]
+    return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
+
+
+def run_scenario_arg(arg: str) -> None:
+    from emulator.host.scenarios import load_scenario
+
+    load_scenario(arg)
+
+
 # -- reg.exe scripts and installers through validate_installer ------------------------------------
 
 CMD_FRAGMENTS = [
@@ -582,7 +600,7 @@ CLI_SHAPES = [
     ["check", "{p}"], ["check", "{p}", "--scenario", "{p}"], ["check", "--config", "{p}", "{p}"],
     ["run", "{p}", "--scenario", "{p}"], ["inspect", "{p}"], ["reg", "check", "{p}"],
     ["reg", "export", "--from", "{p}", "HKLM"], ["reg", "diff", "{p}", "{p}"],
-    ["setup", "check", "{p}"], ["setup", "check", "{p}", "--uninstall", "{p}"],
+    ["setup", "check", "--install", "{p}"], ["setup", "check", "--install", "{p}", "--uninstall", "{p}"],
     ["check", "{p}", "--profile", "{p}"], ["check", "{p}", "--loader", "pe"],
 ]
 
@@ -665,6 +683,7 @@ def targets() -> dict[str, Target]:
             Target("regpath", gen_path, run_path, (), ".txt"),
             Target("winreg", gen_path, run_winreg, (), ".txt"),
             Target("scenario", gen_scenario, run_scenario, (InputError,), ".toml"),
+            Target("scenarioarg", gen_scenario_arg, run_scenario_arg, (InputError,), ".txt"),
             Target("regexe", gen_cmd, run_cmd, (InputError,), ".cmd"),
             Target("pyinstaller", gen_py, run_py, (InputError,), ".py"),
             Target("reginstaller", gen_reg, run_reg_installer, (InputError,), ".reg"),

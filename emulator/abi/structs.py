@@ -1122,17 +1122,13 @@ def _pack_into(ctx: _Ctx, obj: Any, cls: type, off: int) -> None:
         op(ctx, off + o, get(obj))
 
 
-def pack(obj: object, bitness: int, base: int = 0) -> bytes:
-    """The C bytes of ``obj``, followed by any out-of-line data it points to.
-
-    Pointers are written as ``base`` + offset in the returned bytes. Raises ValueError when a
-    string does not fit its array together with the NUL (R42) or an integer does not fit.
-    """
-    return pack_array([obj], bitness, base)
+def pack_reference(obj: object, bitness: int, base: int = 0) -> bytes:
+    """:func:`pack` by the field-by-field reference encoder (slow; the compiled one's oracle)."""
+    return pack_array_reference([obj], bitness, base)
 
 
-def pack_array(objs: Sequence[object], bitness: int, base: int = 0) -> bytes:
-    """A C array of structures (all of one type), then the out-of-line data of all of them."""
+def pack_array_reference(objs: Sequence[object], bitness: int, base: int = 0) -> bytes:
+    """:func:`pack_array` by the field-by-field reference encoder."""
     _check_bitness(bitness)
     if not objs:
         return b""
@@ -1145,6 +1141,249 @@ def pack_array(objs: Sequence[object], bitness: int, base: int = 0) -> bytes:
     for i, o in enumerate(objs):
         _pack_into(ctx, o, cls, i * size)
     return bytes(ctx.buf)
+
+
+# --------------------------------------------------------------------------- compiled pack
+#
+# Per (class, bitness) a generated function reads every field along its attribute path and
+# hands all values to one ``struct.Struct.pack`` whose format has the fields at their offsets
+# ("x" padding in the gaps, "Ns" for character and byte arrays). Unions are compiled once per
+# choice of members. Anything the compiled function does not cover (out-of-line data, the
+# variable tail, a value of an unexpected type, any error) goes to the reference encoder, which
+# also produces every error message; the output is byte-for-byte the reference's.
+
+
+class _Unfit(Exception):
+    """The compiled packer does not cover this layout or value: use the reference."""
+
+
+_ENC_LIMIT = 4096
+_WENC: dict[str, bytes] = {}
+_CENC: dict[str, bytes] = {}
+
+
+def _w(value: Any, n2: int) -> bytes:
+    """UTF-16LE of ``value`` for a ``WCHAR`` array of ``n2`` bytes (room left for the NUL)."""
+    if type(value) is not str:
+        raise _Unfit
+    raw = _WENC.get(value)
+    if raw is None:
+        raw = value.encode("utf-16-le", "surrogatepass")
+        if len(_WENC) >= _ENC_LIMIT:
+            _WENC.clear()
+        _WENC[value] = raw
+    if len(raw) >= n2:
+        raise _Unfit
+    return raw
+
+
+def _c(value: Any, n: int) -> bytes:
+    """latin-1 of ``value`` for a ``CHAR[n]`` array (room left for the NUL)."""
+    if type(value) is not str:
+        raise _Unfit
+    raw = _CENC.get(value)
+    if raw is None:
+        raw = value.encode("latin-1")
+        if len(_CENC) >= _ENC_LIMIT:
+            _CENC.clear()
+        _CENC[value] = raw
+    if len(raw) >= n:
+        raise _Unfit
+    return raw
+
+
+def _b(value: Any, n: int) -> bytes:
+    raw = value if type(value) is bytes else bytes(value)
+    if len(raw) > n:
+        raise _Unfit
+    return raw
+
+
+class _Plan:
+    """Walks a layout and collects (offset, format, value expression) for one union choice.
+
+    ``key`` None = discovery: unions are recorded (selector, owner path) and not entered.
+    """
+
+    def __init__(self, bitness: int, key: tuple[str, ...] | None) -> None:
+        self.bitness = bitness
+        self.key = key
+        self.k = 0
+        self.items: list[tuple[int, str, str]] = []
+        self.lines: list[str] = []
+        self.nvar = 0
+        self.unions: list[tuple[Callable[[Any], str], tuple[str, ...]]] = []
+
+    def _var(self, parent: str, attr: str) -> str:
+        self.nvar += 1
+        v = f"v{self.nvar}"
+        self.lines.append(f"    {v} = {parent}.{attr}")
+        return v
+
+    def _choose(self, select: Callable[[Any], str], path: tuple[str, ...]) -> str | None:
+        if self.key is None:
+            self.unions.append((select, path))
+            return None
+        if self.k >= len(self.key):
+            raise _Unfit
+        m = self.key[self.k]
+        self.k += 1
+        return m
+
+    def walk(self, cls: type, var: str, path: tuple[str, ...], base: int, in_union: bool) -> None:
+        lay = _layout(cls, self.bitness)
+        unions = getattr(cls, "__rasemu_unions__", {})
+        selects = getattr(cls, "__rasemu_select__", {})
+        chosen: dict[str, str | None] = {}
+        for fl in lay.fields:
+            off = base + fl.offset
+            if fl.union is not None:
+                if in_union:
+                    raise _Unfit  # a union inside a union member: the reference handles it
+                if fl.union not in chosen:
+                    chosen[fl.union] = self._choose(unions[fl.union], path)
+                if chosen[fl.union] != fl.name:
+                    continue
+                self._field(fl.ctype, cls, var, fl.name, path, off, True)
+                continue
+            select = selects.get(fl.name)
+            if select is not None:
+                if in_union:
+                    raise _Unfit
+                member = self._choose(select, path)
+                if member is None:
+                    continue
+                sub = fl.ctype
+                if not isinstance(sub, _Nested):
+                    raise _Unfit
+                m = _layout(sub.cls, self.bitness).by_name[member]
+                sv = self._var(var, fl.name)
+                self._field(m.ctype, sub.cls, sv, m.name, (*path, fl.name), off + m.offset, True)
+                continue
+            self._field(fl.ctype, cls, var, fl.name, path, off, in_union)
+
+    def _field(self, c: _CType, cls: type, var: str, name: str, path: tuple[str, ...],
+               off: int, in_union: bool) -> None:
+        if isinstance(c, _Int):
+            self.items.append((off, c._real(self.bitness), f"{var}.{name}"))
+        elif isinstance(c, _WStr):
+            self.items.append((off, f"{2 * c.n}s", f"_w({var}.{name}, {2 * c.n})"))
+        elif isinstance(c, _CStr):
+            self.items.append((off, f"{c.n}s", f"_c({var}.{name}, {c.n})"))
+        elif isinstance(c, _Bytes) and not c.tail:
+            self.items.append((off, f"{c.n}s", f"_b({var}.{name}, {c.n})"))
+        elif isinstance(c, _Nested):
+            self.walk(c.cls, self._var(var, name), (*path, name), off, in_union)
+        else:
+            raise _Unfit  # out-of-line data or a variable tail
+
+    def build(self, cls: type) -> Callable[[Any], bytes]:
+        size = _layout(cls, self.bitness).size
+        fmt = ["<"]
+        pos = 0
+        exprs = []
+        for off, f, expr in sorted(self.items, key=lambda t: t[0]):
+            if off < pos:
+                raise _Unfit
+            if off > pos:
+                fmt.append(f"{off - pos}x")
+            fmt.append(f)
+            pos = off + _st.calcsize("<" + f)
+            exprs.append(expr)
+        if size > pos:
+            fmt.append(f"{size - pos}x")
+        packer = _st.Struct("".join(fmt))
+        if packer.size != size:
+            raise _Unfit
+        src = "def _pk(v0):\n" + "".join(ln + "\n" for ln in self.lines)
+        src += f"    return _S({', '.join(exprs)})\n"
+        ns: dict[str, Any] = {"_S": packer.pack, "_w": _w, "_c": _c, "_b": _b}
+        exec(compile(src, f"<rasemu pack {cls.__name__}/{self.bitness}>", "exec"), ns)
+        fn: Callable[[Any], bytes] = ns["_pk"]
+        return fn
+
+
+def _unfit(obj: Any) -> bytes:
+    raise _Unfit
+
+
+def _compile_choice(cls: type, bitness: int, key: tuple[str, ...]) -> Callable[[Any], bytes]:
+    try:
+        plan = _Plan(bitness, key)
+        plan.walk(cls, "v0", (), 0, False)
+        if plan.k != len(key):
+            raise _Unfit
+        return plan.build(cls)
+    except Exception:
+        return _unfit
+
+
+def _compile(cls: type, bitness: int) -> Callable[[Any], bytes]:
+    """The compiled packer of ``cls`` (raises on anything it does not cover)."""
+    try:
+        _resolve(cls)
+        disc = _Plan(bitness, None)
+        disc.walk(cls, "v0", (), 0, False)
+        if not disc.unions:
+            return disc.build(cls)
+    except Exception:
+        return _unfit
+    import operator
+
+    sels = [(sel, operator.attrgetter(".".join(p)) if p else _ident) for sel, p in disc.unions]
+    plans: dict[tuple[str, ...], Callable[[Any], bytes]] = {}
+
+    def pk(obj: Any) -> bytes:
+        key = tuple([sel(get(obj)) for sel, get in sels])
+        f = plans.get(key)
+        if f is None:
+            if not all(type(k) is str for k in key):
+                raise _Unfit
+            f = plans[key] = _compile_choice(cls, bitness, key)
+        return f(obj)
+
+    return pk
+
+
+_FAST: dict[tuple[type, int], Callable[[Any], bytes]] = {}
+
+
+def _fast(cls: type, bitness: int) -> Callable[[Any], bytes]:
+    f = _FAST.get((cls, bitness))
+    if f is None:
+        f = _FAST[cls, bitness] = _compile(cls, bitness)
+    return f
+
+
+def pack(obj: object, bitness: int, base: int = 0) -> bytes:
+    """The C bytes of ``obj``, followed by any out-of-line data it points to.
+
+    Pointers are written as ``base`` + offset in the returned bytes. Raises ValueError when a
+    string does not fit its array together with the NUL (R42) or an integer does not fit.
+    """
+    try:
+        return _FAST[type(obj), bitness](obj)
+    except Exception:
+        pass
+    if (bitness == 32 or bitness == 64) and (type(obj), bitness) not in _FAST:
+        try:
+            return _fast(type(obj), bitness)(obj)
+        except Exception:
+            pass
+    return pack_array_reference([obj], bitness, base)
+
+
+def pack_array(objs: Sequence[object], bitness: int, base: int = 0) -> bytes:
+    """A C array of structures (all of one type), then the out-of-line data of all of them."""
+    if objs and (bitness == 32 or bitness == 64):
+        cls = type(objs[0])
+        try:
+            f = _fast(cls, bitness)
+            if all(type(o) is cls for o in objs):
+                return b"".join([f(o) for o in objs])
+        except Exception:
+            pass
+    return pack_array_reference(objs, bitness, base)
 
 
 # --------------------------------------------------------------------------- unpack

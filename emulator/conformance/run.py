@@ -421,14 +421,10 @@ PHASES = ("install", "run", "uninstall")
 
 
 def with_phase(findings: Iterable[Finding], phase: str) -> list[Finding]:
-    """``findings`` with ``extra["phase"] = phase`` (a phase already set is kept)."""
-    out = []
-    for f in findings:
-        if "phase" not in f.extra:
-            f = Finding(f.rule, f.severity, f.message, f.evidence, f.subject,
-                        {**f.extra, "phase": phase})
-        out.append(f)
-    return out
+    """``findings`` with ``extra["phase"] = phase``."""
+    return [f if f.extra.get("phase") == phase else
+            Finding(f.rule, f.severity, f.message, f.evidence, f.subject, {**f.extra, "phase": phase})
+            for f in findings]
 
 
 class _InstalledFiles:

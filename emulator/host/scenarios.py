@@ -580,7 +580,12 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
     """A scenario from a ``.toml`` file or a standard name; InputError when neither exists."""
     text_arg = str(path_or_name)
     path = Path(text_arg)
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError) as exc:  # a name the OS refuses (too long, NUL, ...)
+        reason = getattr(exc, "strerror", None) or exc
+        raise InputError(f"cannot read scenario file: {reason}", where=text_arg) from None
+    if is_file:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

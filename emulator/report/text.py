@@ -151,7 +151,8 @@ def _installer_lines(setup: Mapping[str, Any]) -> list[str]:
 
 
 def setup_diff_lines(setup: Mapping[str, Any]) -> list[str]:
-    """The install and uninstall registry diffs of ``report.setup``, one change a line."""
+    """The install and uninstall registry diffs of ``report.setup``, one change a line, and
+    the files the installer wrote."""
     out = ["", "Registry changes by the install"]
     changes = setup.get("install_diff") or []
     out.extend(f"  {e.get('text', e)}" for e in changes)
@@ -164,6 +165,11 @@ def setup_diff_lines(setup: Mapping[str, Any]) -> list[str]:
         out.extend(f"  {e.get('text', e)}" for e in left)
         if not left:
             out.append("  (nothing: the registry is as before the install)")
+    files = setup.get("files") or {}
+    if files:
+        out.append("")
+        out.append("Files written by the installer")
+        out.extend(f"  {path}: {what}" for path, what in files.items())
     return out
 
 

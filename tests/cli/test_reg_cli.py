@@ -150,12 +150,3 @@ def test_help(args: tuple[str, ...]) -> None:
 
 def test_export_help_says_stdout_is_utf8() -> None:
     assert b"UTF-8" in run("reg", "export", "--help").stdout
-
-
-def test_demo_round_trip() -> None:
-    proc = run("demo")
-    out = proc.stdout.decode()
-    assert proc.returncode == 0, proc.stderr
-    assert "DLLPath  REG_SZ  C:\\Windows\\System32\\contoso_rasadm.dll" in out
-    assert '"DLLPath"="C:\\\\Windows\\\\System32\\\\contoso_rasadm.dll"' in out
-    assert out.count("ok   ") == 3 and "FAIL" not in out

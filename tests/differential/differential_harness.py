@@ -37,6 +37,8 @@ from fixtures.dlls.build import native_library, prebuilt_dll, variants
 ROOT = Path(__file__).resolve().parents[2]
 STANDINS = ROOT / "fixtures" / "standins"
 WIN_PATH = "C:\\Windows\\System32\\vendoradm.dll"
+#: where the second DLL of a two-DLL registration (the multi-dll scenario) is registered
+WIN_PATH_2 = "C:\\Program Files\\Partner\\partneradm.dll"
 
 #: the scenarios whose call order is deterministic (no threads)
 SEQUENTIAL = ("basic", "many-users", "pool-exhaustion", "multilink", "odd-names",
@@ -120,11 +122,12 @@ def blind_rules(side: Side) -> frozenset[str]:
     return frozenset(rules)
 
 
-def registry(profile: Profile) -> Registry:
-    """A registry naming one admin DLL at :data:`WIN_PATH`."""
+def registry(profile: Profile, paths: Sequence[str] = (WIN_PATH,)) -> Registry:
+    """A registry naming the admin DLLs ``paths`` (a ``;`` list, R11)."""
     reg = Registry(default_view=64 if profile.bitness == 64 else 32)
     reg.set_value(ADMIN_DLL_KEY, "DisplayName", REG_SZ, "differential\0".encode("utf-16-le"))
-    reg.set_value(ADMIN_DLL_KEY, "DLLPath", REG_SZ, (WIN_PATH + "\0").encode("utf-16-le"))
+    reg.set_value(ADMIN_DLL_KEY, "DLLPath", REG_SZ,
+                  (";".join(paths) + "\0").encode("utf-16-le"))
     return reg
 
 
@@ -142,8 +145,9 @@ class Run:
     ok: bool
     started: bool
     selection: list[dict[str, Any]]
-    #: export address -> name, for every instance the host opened (addresses differ per load)
-    export_names: dict[int, str] = field(default_factory=dict)
+    #: registered path -> export address -> name, for every instance the host opened
+    #: (addresses differ per load; two DLLs may share an address in separate emulators)
+    export_names: dict[str, dict[int, str]] = field(default_factory=dict)
 
     def trace(self) -> list[dict[str, Any]]:
         """The comparable trace (see :func:`comparable`)."""
@@ -159,26 +163,34 @@ class Run:
                                                 "peak_connected")}
 
 
-def _recording_opener(names: dict[int, str]) -> Any:
+def _recording_opener(names: dict[str, dict[int, str]], registered: Mapping[str, str]) -> Any:
     def opener(real: str, *, loader: str, bitness: int | None, isolate: bool | None,
                options: Mapping[str, Any]) -> AdminDll:
         dll = open_dll(real, loader=loader, bitness=bitness, isolate=isolate, options=options)
+        table = names.setdefault(registered[real], {})
         for name in dll.exports:
             addr = dll.export_address(name)
             if addr:
-                names[addr] = name
+                table[addr] = name
         return dll
     return opener
 
 
-def run_side(variant: str, side: Side, scenario: str | Scenario, os_name: str = "win7") -> Run:
-    """Run ``scenario`` on a fresh host with ``side``'s build of ``variant``."""
+def run_side(variant: str, side: Side, scenario: str | Scenario, os_name: str = "win7",
+             partner: str | None = None) -> Run:
+    """Run ``scenario`` on a fresh host with ``side``'s build of ``variant``.
+
+    ``partner`` registers a second variant (same side) after it, for multi-DLL scenarios.
+    """
     scn = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     prof = side.profile(os_name)
-    names: dict[int, str] = {}
-    host = RasHost(registry(prof), prof, loader=side.loader, isolate=side.isolate,
-                   path_map={WIN_PATH: str(side.path(variant))},
-                   opener=_recording_opener(names))
+    names: dict[str, dict[int, str]] = {}
+    paths = {WIN_PATH: str(side.path(variant))}
+    if partner is not None:
+        paths[WIN_PATH_2] = str(side.path(partner))
+    host = RasHost(registry(prof, list(paths)), prof, loader=side.loader, isolate=side.isolate,
+                   path_map=paths,
+                   opener=_recording_opener(names, {real: win for win, real in paths.items()}))
     res = run_scenario(host, scn)
     sel = [dict(d.variants) for d in host.dlls]
     return Run(side, variant, scn.name, prof.name, res.trace, res.findings, res.stats, res.ok,
@@ -186,9 +198,10 @@ def run_side(variant: str, side: Side, scenario: str | Scenario, os_name: str = 
 
 
 @cache
-def cached_run(variant: str, side_name: str, scenario: str, os_name: str = "win7") -> Run:
+def cached_run(variant: str, side_name: str, scenario: str, os_name: str = "win7",
+               partner: str | None = None) -> Run:
     """:func:`run_side`, once per process for each argument tuple."""
-    return run_side(variant, SIDES[side_name], scenario, os_name)
+    return run_side(variant, SIDES[side_name], scenario, os_name, partner)
 
 
 # ------------------------------------------------------------------------------- normalisation
@@ -203,14 +216,15 @@ def _name_of(addr_text: Any, names: Mapping[int, str]) -> Any:
     return names.get(value, f"not-an-export:{addr_text}")
 
 
-def comparable(events: Iterable[Mapping[str, Any]], export_names: Mapping[int, str],
+def comparable(events: Iterable[Mapping[str, Any]],
+               export_names: Mapping[str, Mapping[int, str]],
                bits: int) -> list[dict[str, Any]]:
     """Events with only what legitimately differs between loaders replaced.
 
     * ``t``/``seconds`` dropped and handles renumbered (:func:`emulator.host.trace.normalise`);
     * ``target`` (a table slot's code address) and the ``lpfn*`` pointers a callbacks table
-      returns become the name of the export at that address ("NULL" for 0); an address that
-      is no export stays visible as ``not-an-export:<hex>`` and so still differs;
+      returns become the name of the event's DLL's export at that address ("NULL" for 0); an
+      address that is no export stays visible as ``not-an-export:<hex>`` and so still differs;
     * a structure's own size field (``RAS_CONNECTION_EX`` header size, ``RAS_CONNECTION_3``
       dwSize) is checked against ``sizeof`` at the side's bitness, then written as
       ``sizeof(...)`` - the host fills it per bitness, so its value differs by design;
@@ -222,12 +236,13 @@ def comparable(events: Iterable[Mapping[str, Any]], export_names: Mapping[int, s
     """
     out: list[dict[str, Any]] = []
     for ev in normalise(events):
+        names = export_names.get(ev.get("dll", ""), {})
         if "target" in ev:
-            ev["target"] = _name_of(ev["target"], export_names)
+            ev["target"] = _name_of(ev["target"], names)
         outputs = ev.get("outputs") or {}
         for key, value in list(outputs.items()):
             if isinstance(value, dict):
-                outputs[key] = {slot: (_name_of(v, export_names) if slot.startswith("lpfn")
+                outputs[key] = {slot: (_name_of(v, names) if slot.startswith("lpfn")
                                        else v) for slot, v in value.items()}
         for arg in ev.get("args") or ():
             if not isinstance(arg, dict):

@@ -1,7 +1,8 @@
 """The same admin DLL source run four ways gives the same host trace, call for call.
 
 For every fixture variant built as a host library and as x86/x64 PE DLLs (manifest.toml), each
-sequential standard scenario runs on a fresh RasHost with the native library through cffi (the
+sequential standard scenario (plus multi-dll with a second DLL, and concurrency compared
+without its thread-dependent order) runs on a fresh RasHost with the native library through cffi (the
 reference: real code on the real CPU), the x64 and x86 PE builds under emulation, and the
 Python stand-in. The comparable traces (differential_harness.comparable: only timestamps,
 handle numbers, code addresses, structure sizes and fault messages are normalised) must be
@@ -11,6 +12,7 @@ says a loader cannot see (R76 heap leaks and in-process R65 crashes are invisibl
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -21,6 +23,8 @@ from differential_harness import (
     SEQUENTIAL,
     SIDES,
     STANDIN_DIFFERS,
+    WIN_PATH,
+    WIN_PATH_2,
     X64,
     X86,
     Side,
@@ -110,6 +114,46 @@ def test_same_findings(os_name: str, variant: str, scenario: str, side: str) -> 
                     f"{sorted(a - b)}; only on {other.side.name}: {sorted(b - a)}")
 
 
+@pytest.mark.parametrize("side", [X64.name, X86.name, PY.name])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_same_trace_two_dlls(variant: str, side: str) -> None:
+    """multi-dll: the variant registered before the reference DLL (both asked to accept, R20;
+    the first with the IP pair hands out addresses, R26) - traces and findings agree."""
+    if side == PY.name and variant in STANDIN_DIFFERS:
+        pytest.skip(f"stand-in does not mirror the C code: {STANDIN_DIFFERS[variant]}")
+    ref = cached_run(variant, native_side(variant).name, "multi-dll", "win7", "good")
+    other = cached_run(variant, side, "multi-dll", "win7", "good")
+    assert {ev["dll"] for ev in ref.raw_trace} == (
+        {WIN_PATH, WIN_PATH_2} if ref.started else set())
+    _assert_same_run(ref, other)
+    blind = blind_rules(ref.side) | blind_rules(other.side)
+    assert {r for r in ref.rules() if r[0] not in blind} == {
+        r for r in other.rules() if r[0] not in blind}
+
+
+def _call_counts(run: Any) -> Counter[tuple[Any, ...]]:
+    return Counter((e["dll"], e["instance"], e["call"], e["returned"],
+                    (e["fault"] or {}).get("kind"), e["probe"]) for e in run.trace())
+
+
+@pytest.mark.parametrize("side", [X64.name, X86.name, PY.name])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_concurrency_same_calls(variant: str, side: str) -> None:
+    """concurrency (8 threads): the order varies run to run, so compare what does not - how
+    often each callback ran with which result - plus the findings and the host counters."""
+    if side == PY.name and variant in STANDIN_DIFFERS:
+        pytest.skip(f"stand-in does not mirror the C code: {STANDIN_DIFFERS[variant]}")
+    ref = cached_run(variant, native_side(variant).name, "concurrency")
+    other = cached_run(variant, side, "concurrency")
+    a, b = _call_counts(ref), _call_counts(other)
+    assert a == b, (f"{variant}: only on {ref.side.name}: {dict(a - b)}; "
+                    f"only on {side}: {dict(b - a)}")
+    assert other.counters() == ref.counters()
+    blind = blind_rules(ref.side) | blind_rules(other.side)
+    assert {r for r in ref.rules() if r[0] not in blind} == {
+        r for r in other.rules() if r[0] not in blind}
+
+
 @pytest.mark.parametrize("variant", ["bad_leak", "bad_release_crash"])
 def test_blind_rules_are_seen_by_pe(variant: str) -> None:
     """What the native side is excused from is really found by the emulator (and the stand-in)."""
@@ -158,6 +202,7 @@ def test_extra_event_is_reported() -> None:
 def test_normalisation_keeps_unknown_code_addresses_and_sizes() -> None:
     """A table slot that is no export, or a wrong structure size, is not normalised away."""
     event = {"seq": 0, "t": 1.0, "call": "MprAdminInitializeDllEx", "instance": "ip",
+             "dll": WIN_PATH,
              "args": [{"struct": "RAS_CONNECTION_EX", "hConnection": 77,
                        "header": [1, 1, 1234]}],
              "outputs": {"pAdminCallbacks": {"revision": 2,
@@ -165,7 +210,9 @@ def test_normalisation_keeps_unknown_code_addresses_and_sizes() -> None:
                                              "lpfnMprAdminReleaseIpAddress": "0x2000",
                                              "lpfnRasAdminTerminateDll": "0x0"}},
              "fault": {"kind": "child-died", "message": "killed by SIGSEGV"}}
-    (ev,) = comparable([event], {0x1000: "MprAdminGetIpAddressForUser"}, 64)
+    names = {WIN_PATH: {0x1000: "MprAdminGetIpAddressForUser"},
+             WIN_PATH_2: {0x2000: "MprAdminReleaseIpAddress"}}  # another DLL's export
+    (ev,) = comparable([event], names, 64)
     table = ev["outputs"]["pAdminCallbacks"]
     assert table["lpfnMprAdminGetIpAddressForUser"] == "MprAdminGetIpAddressForUser"
     assert table["lpfnMprAdminReleaseIpAddress"] == "not-an-export:0x2000"

@@ -185,7 +185,7 @@ def test_every_truncation(bits: int, tmp_path: Path) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.integers(0, 2**32 - 1))
+@given(seed=st.integers(0, 2**32 - 1))
 def test_random_mutations(seed: int, tmp_path: Path) -> None:
     fuzz._prepare(["pe"])
     check("pe", fuzz.gen_pe(random.Random(seed)), tmp_path)

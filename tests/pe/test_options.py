@@ -150,6 +150,8 @@ def test_without_options_each_dll_gets_its_own_machine(dll_path: str, registry: 
         ({"environment": {"A": 1}}, "option environment must map names to strings"),
         ({"registry": {}}, "option registry must be an emulator Registry"),
         ({"options": 3}, "option options must be PeOptions"),
+        ({"load_timeout": 0}, "option load_timeout must be seconds > 0"),
+        ({"instruction_budget": "many"}, "option instruction_budget must be a count"),
     ],
 )
 def test_bad_options_are_load_errors(options: dict[str, object], message: str) -> None:

@@ -156,8 +156,21 @@ class PeLoader(Loader):
             )
         self.options = _env_options(where, env, base)
         self.force_base = kw.get("force_base", force_base)
-        self.instruction_budget = int(kw.get("instruction_budget", instruction_budget))
-        self.load_timeout = float(kw.get("load_timeout", load_timeout))
+        self.instruction_budget = kw.get("instruction_budget", instruction_budget)
+        self.load_timeout = kw.get("load_timeout", load_timeout)
+        if self.force_base is not None and (
+            not isinstance(self.force_base, int) or isinstance(self.force_base, bool)
+        ):
+            raise LoadError(f"option force_base must be an address, not {self.force_base!r}", where=where)
+        if not isinstance(self.instruction_budget, int) or self.instruction_budget < 0:
+            raise LoadError(
+                f"option instruction_budget must be a count >= 0, not {self.instruction_budget!r}",
+                where=where,
+            )
+        if not isinstance(self.load_timeout, int | float) or not self.load_timeout > 0:
+            raise LoadError(
+                f"option load_timeout must be seconds > 0, not {self.load_timeout!r}", where=where
+            )
 
     def can_load(self, path: str, head: bytes) -> bool:
         """PE files start with ``MZ``."""
