@@ -26,8 +26,8 @@ import sys
 import tempfile
 import threading
 import time
-import tracemalloc
 import traceback
+import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,7 +120,7 @@ def mutate_bytes(rng: random.Random, data: bytes, *, hot: int = 0, rounds: int =
         elif op < 0.55:
             buf[i] = rng.choice((0, 0xFF, 0x7F, 0x80, 1, rng.randrange(256)))
         elif op < 0.75:
-            v = rng.choice(INTERESTING32 + (len(buf), rng.getrandbits(32)))
+            v = rng.choice((*INTERESTING32, len(buf), rng.getrandbits(32)))
             buf[i : i + 4] = (v & 0xFFFFFFFF).to_bytes(4, "little")
         elif op < 0.83:
             del buf[i : i + rng.randint(1, 64)]
@@ -469,7 +469,7 @@ def _pe_fields(data: bytes) -> list[tuple[int, int]]:
         base = structure.get_file_offset()
         offs = sorted(structure.__field_offsets__.values())
         ends = [*offs[1:], structure.sizeof()]
-        for off, end in zip(offs, ends):
+        for off, end in zip(offs, ends, strict=True):
             if end > off:
                 out.append((base + off, min(end - off, 8)))
 
@@ -508,7 +508,7 @@ def gen_pe(rng: random.Random) -> bytes:
         buf = bytearray(data)
         for _ in range(rng.randint(1, 3)):
             off, width = rng.choice(fields)
-            v = rng.choice(INTERESTING32 + (rng.getrandbits(32), len(data), 0xFFFFFFFFFFFFFFFF))
+            v = rng.choice((*INTERESTING32, rng.getrandbits(32), len(data), 0xFFFFFFFFFFFFFFFF))
             buf[off : off + width] = (v & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
         return bytes(buf)
     return mutate_bytes(rng, data, hot=0x400, rounds=6)

@@ -80,6 +80,8 @@ class SessionInfo:
     ipv6_id: bytes | None = None
     started: float = field(default_factory=time.monotonic)
     started_epoch: int = field(default_factory=lambda: int(time.time()))
+    #: (address, server_address, remote text, server text) for the addresses last formatted
+    _text: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.computer:
@@ -113,21 +115,37 @@ class SessionInfo:
         """A GUID derived from the session id."""
         return S.GUID.from_uuid(uuid.UUID(int=(0x7A5E_0000 << 96) | self.id))
 
+    def set_guid(self, g: S.GUID) -> None:
+        """Fill ``g`` in place with :attr:`guid`'s value (no UUID object on the hot path)."""
+        u = (0x7A5E_0000 << 96) | self.id
+        g.Data1, g.Data2, g.Data3 = u >> 96 & 0xFFFFFFFF, u >> 80 & 0xFFFF, u >> 64 & 0xFFFF
+        g.Data4 = (u & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big")
+
+    def texts(self) -> tuple[str, str]:
+        """(:attr:`server`, :attr:`remote`), formatted once per address."""
+        t = self._text
+        a, sa = self.address, self.server_address
+        if t is None or t[0] is not a or t[1] is not sa:
+            remote = "" if a is None else str(a)
+            if sa is not None:
+                server = str(sa)
+            elif a is None:
+                server = ""
+            else:
+                n = int(a)
+                server = str(IPv4Address((n & 0xFFFFFF00) + (1 if n & 0xFF != 1 else 2)))
+            t = self._text = (a, sa, remote, server)
+        return t[3], t[2]
+
     @property
     def remote(self) -> str:
         """The client address as dotted text ("" before one is known)."""
-        return "" if self.address is None else str(self.address)
+        return self.texts()[1]
 
     @property
     def server(self) -> str:
         """The server-side IPCP address: .1 of the client's /24 (.2 if the client is .1)."""
-        if self.server_address is not None:
-            return str(self.server_address)
-        if self.address is None:
-            return ""
-        a = int(self.address)
-        net = a & 0xFFFFFF00
-        return str(IPv4Address(net + (1 if a & 0xFF != 1 else 2)))
+        return self.texts()[0]
 
     def flags(self) -> int:
         """``dwConnectionFlags``."""
@@ -303,6 +321,9 @@ def build_args(sig: str, s: SessionInfo, bitness: int, *, port: str | None = Non
     return (conn0(s), conn1(s, stats))
 
 
+_SHAPES: dict[str, str] = {}
+
+
 def shape(sig: str) -> str:
     """Which structures callback ``sig`` takes: ``nt4``, ``ex``, ``link``, ``3``, ``2`` or ``1``.
 
@@ -341,12 +362,14 @@ def _fill1(o: S.RAS_CONNECTION_1, s: SessionInfo, server: str, remote: str, stat
 
 
 def _fill2(o: S.RAS_CONNECTION_2, s: SessionInfo, server: str, remote: str) -> None:
-    o.hConnection, o.wszUserName, o.guid = s.h_connection, s.user, s.guid
+    o.hConnection, o.wszUserName = s.h_connection, s.user
+    s.set_guid(o.guid)
     o.PppInfo2.ip.wszAddress, o.PppInfo2.ip.wszRemoteAddress = server, remote
 
 
 def _fill3(o: S.RAS_CONNECTION_3, s: SessionInfo, server: str, remote: str) -> None:
-    o.hConnection, o.wszUserName, o.guid = s.h_connection, s.user, s.guid
+    o.hConnection, o.wszUserName = s.h_connection, s.user
+    s.set_guid(o.guid)
     o.rasQuarState = s.quarantine_state
     o.PppInfo3.ip.wszAddress, o.PppInfo3.ip.wszRemoteAddress = server, remote
     _v6(o.PppInfo3.ipv6, s)
@@ -357,7 +380,8 @@ def _fill_ex(o: S.RAS_CONNECTION_EX, s: SessionInfo, server: str, remote: str,
     o.dwConnectDuration, o.dwConnectionFlags = s.duration, s.flags()
     o.wszInterfaceName = fit(s.user, S.MAX_INTERFACE_NAME_LEN)
     o.wszUserName, o.wszLogonDomain, o.wszRemoteComputer = s.user, s.domain, s.computer
-    o.guid, o.rasQuarState = s.guid, s.quarantine_state
+    s.set_guid(o.guid)
+    o.rasQuarState = s.quarantine_state
     _stats(o, stats)
     o.wszRemoteEndpointAddress = f"198.51.100.{s.id % 250 + 1}"
     o.hConnection, o.hInterface = s.h_connection, s.h_interface
@@ -407,17 +431,20 @@ class ArgTemplates:
     def args(self, sig: str, s: SessionInfo, port: str | None = None,
              stats: int = 0) -> tuple[Any, ...]:
         """The argument tuple for structure-taking callback ``sig``, filled for ``s``."""
-        shp = shape(sig)
+        shp = _SHAPES.get(sig)
+        if shp is None:
+            shp = _SHAPES[sig] = shape(sig)
         t = self._t.get(shp)
         if t is None:
             t = build_args(sig, s, self.bits, port=port, stats=stats)
             self._t[shp] = t
             return t
-        server, remote = s.server, s.remote
+        if shp == "link":
+            _fill_port(t[0], t[1], s, port or s.port, stats)
+            return t
+        server, remote = s.texts()
         if shp == "ex":
             _fill_ex(t[0], s, server, remote, stats)
-        elif shp == "link":
-            _fill_port(t[0], t[1], s, port or s.port, stats)
         elif shp == "nt4":
             _fill_nt4(t, s, port or s.port, stats)
         else:

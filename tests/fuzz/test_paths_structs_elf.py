@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bench import fuzz
 from emulator.abi import structs as S
-from emulator.errors import InputError, LoadError
+from emulator.errors import LoadError
 from emulator.loaders.native import _check_host_format, list_exports
 from emulator.registry import Registry
 from emulator.registry.model import RegistryPathError, split_path

@@ -173,7 +173,7 @@ def test_sections_and_relocations_outside_the_image_are_named(bits: int, tmp_pat
     assert msg is not None and "section '.text'" in msg and "outside the image" in msg
     buf = bytearray(GOOD[bits])
     CASES["relocation outside the image"](buf, _pe(bits))
-    with pytest.raises(LoadError, match="base relocation at RVA .* outside the image"):
+    with pytest.raises(LoadError, match=r"base relocation at RVA .* outside the image"):
         parse_pe("m.dll", bytes(buf))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import fuzz
+
 from .helpers import REGRESSIONS, check
 
 FILES = sorted(p for p in REGRESSIONS.iterdir() if p.is_file())
