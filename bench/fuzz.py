@@ -168,7 +168,7 @@ class Target:
 
     name: str
     generate: Callable[[random.Random], Any]
-    run: Callable[[Any], None]
+    run: Callable[[Any], list[str] | None]  # may return extra (checked) error messages
     allowed: tuple[type[BaseException], ...]
     suffix: str = ".bin"
     timeout: float = 10.0
@@ -247,10 +247,11 @@ def gen_reg(rng: random.Random) -> bytes:
     return _encode_reg(rng, "\r\n".join(lines))
 
 
-def run_reg(data: bytes) -> None:
+def run_reg(data: bytes) -> list[str]:
     from emulator.registry import Registry
     from emulator.registry.regfile import export, import_bytes
 
+    seen: list[str] = []
     for strict in (True, False):
         reg = Registry()
         try:
@@ -258,11 +259,12 @@ def run_reg(data: bytes) -> None:
         except InputError as exc:
             if not str(exc).startswith("f.reg"):
                 raise Crash(f"error does not name the file: {exc}") from None
-            check_message(exc)
             if strict:
+                seen.append(check_message(exc))
                 continue
             raise
         export(reg)
+    return seen
 
 
 # -- registry paths and the winreg drop-in ------------------------------------------------------
@@ -737,8 +739,11 @@ def fuzz_one(target: Target, value: Any, stats: TargetStats, crash_dir: Path) ->
     problem: str | None = None
     try:
         with time_limit(target.timeout):
-            target.run(value)
+            extra = target.run(value)
         stats.ok += 1
+        for msg in extra or ():
+            key = message_class(msg)
+            stats.messages[key] = stats.messages.get(key, 0) + 1
     except FuzzTimeout as exc:
         problem = f"hang: {exc}"
     except Crash as exc:

@@ -59,6 +59,33 @@ from emulator.loaders.base import AdminDll, Call, CallResult, ResourceUsage
 from emulator.registry.model import Registry
 
 SENTINEL = dchk.SENTINEL
+_perf = time.perf_counter
+
+
+def _call_factory() -> Callable[[str | int, tuple[Any, ...], str | None, float], Call]:
+    """A :class:`Call` constructor for the hot path (the frozen dataclass ``__init__`` goes
+    through ``object.__setattr__`` per field); the plain constructor if base.py changed."""
+    fields = ("target", "args", "signature", "timeout")
+    try:
+        if tuple(Call.__slots__) != fields:  # type: ignore[attr-defined]
+            raise AttributeError
+        st, sa, ss, sto = (Call.__dict__[f].__set__ for f in fields)
+    except (AttributeError, KeyError):  # pragma: no cover - base.py without slots
+        return lambda t, a, s, to: Call(t, a, s, to)
+    new = object.__new__
+
+    def make(target: str | int, args: tuple[Any, ...], sig: str | None, timeout: float) -> Call:
+        c = new(Call)
+        st(c, target)
+        sa(c, args)
+        ss(c, sig)
+        sto(c, timeout)
+        return c
+
+    return make
+
+
+_new_call = _call_factory()
 NO_ERROR = 0
 UNLEN = 256
 MAX_PORT_NAME = 16
@@ -166,6 +193,7 @@ class RasHost:
         self._findings: dict[tuple[str, str, str], Finding] = {}
         self._counts: dict[tuple[str, str, str], int] = {}
         self._monitor = HostMonitor([], self.profile)
+        self._observe = self._monitor.observe
         self._stopped = False
         self._sig_cache: dict[str, tuple[Signature, tuple[Any, ...], tuple[Any, ...]]] = {}
 
@@ -259,55 +287,58 @@ class RasHost:
         else:
             dll, lk = d.conn, d.conn_lock
         assert dll is not None
-        got = self._sig_cache.get(target.signature)
-        _sig, afns, ofns = got if got is not None else self._summarisers(target.signature)
+        name = target.signature
+        got = self._sig_cache.get(name)
+        _sig, afns, ofns = got if got is not None else self._summarisers(name)
         if lock:
             lk.acquire()
         try:
             if structs:
-                assert d.templates is not None
+                templates = d.templates
+                assert templates is not None
                 info, port, stats = args
-                args = d.templates.args(target.signature, info, port, stats)
-            call = Call(target.target, args,
-                        None if target.address is None else target.signature,
-                        self.call_timeout)
-            t0 = time.perf_counter()
+                args = templates.args(name, info, port, stats)
+            address = target.address
+            call = _new_call(name if address is None else address, args,
+                             None if address is None else name, self.call_timeout)
+            t0 = _perf()
             res = dll.handle_call(call)
-            dt = time.perf_counter() - t0
-            keep = self.keep_trace
+            dt = _perf() - t0
             fault = res.fault
             sargs = [a if f is None else (None if f is False else f(a))
                      for f, a in zip(afns, args, strict=False)]
             outs: dict[str, Any] = {}
-            if res.outputs:
+            outputs = res.outputs
+            if outputs:
                 n = len(ofns)
-                for i, v in res.outputs.items():
+                for i, v in outputs.items():
                     if i < n:
                         pname, f = ofns[i]
                         outs[pname] = v if f is None else f(v)
+            issues = res.issues
             with self._mlock:
                 seq = self._seq
                 self._seq = seq + 1
                 ev: Event = {
                     "seq": seq, "t": round(t0 - self._t0, 6), "dll": d.path, "instance": inst,
-                    "call": target.signature, "args": sargs, "returned": res.returned,
+                    "call": name, "args": sargs, "returned": res.returned,
                     "outputs": outs,
                     "fault": None if fault is None else {
                         "kind": fault.kind, "message": fault.message},
-                    "issues": [{"rule": i.rule, "message": i.message} for i in res.issues]
-                    if res.issues else [],
+                    "issues": [{"rule": i.rule, "message": i.message} for i in issues]
+                    if issues else [],
                     "probe": probe, "session": session}
-                if target.address is not None:
-                    ev["target"] = hex(target.address)
+                if address is not None:
+                    ev["target"] = hex(address)
                 self._calls += 1
                 self._call_seconds += dt
                 if fault is not None:
                     d.generation[inst] += 1
                 if res.modified_inputs:
                     d.wrote_inputs.add(inst)
-                if keep:
+                if self.keep_trace:
                     self._trace.append(ev)
-                self._monitor.observe(ev)
+                self._observe(ev)
         finally:
             if lock:
                 lk.release()
@@ -386,6 +417,7 @@ class RasHost:
                 break
         if ok:
             self._monitor = HostMonitor([(x.path, x.exports) for x in self.dlls], self.profile)
+            self._observe = self._monitor.observe
             self._ip_dll = next((x for x in self.dlls if x.plan and x.plan.get_ip), None)
             # AMBIG-8: the first-exporting-DLL rule is applied to the IPv6 pair as well
             self._ip6_dll = next((x for x in self.dlls if x.plan and x.plan.get_ipv6), None)

@@ -104,8 +104,8 @@ def get_ip_findings(ev: Mapping[str, Any], subject: str, proposed: int, returned
                 f"{ev['call']} overwrote RAS's proposed address with 0 and returned NO_ERROR; "
                 "the user does not connect", evid, subject=subject))
         return out
-    addr = dword_to_ip(value)
     if looks_byteswapped(value, proposed):
+        addr = dword_to_ip(value)
         out.append(Finding(
             "R62", Severity.WARNING,
             f"{ev['call']} returns addresses that look byte-swapped (x.y.168.192 style; see "
@@ -115,7 +115,7 @@ def get_ip_findings(ev: Mapping[str, Any], subject: str, proposed: int, returned
     bad = not_unicast_dword(value)
     if bad is not None:
         out.append(Finding(
-            "R64", bad[1], f"{ev['call']} handed out {addr}: {bad[0]}; only unicast host "
+            "R64", bad[1], f"{ev['call']} handed out {dword_to_ip(value)}: {bad[0]}; only unicast host "
             "addresses may be assigned", evid, subject=subject))
     return out
 
@@ -147,9 +147,11 @@ def bool_findings(ev: Mapping[str, Any], subject: str, returned: int | None,
 def result_findings(ev: Mapping[str, Any], subject: str, result: CallResult, *,
                     odd_names: bool = False, probe: bool = False) -> list[Finding]:
     """Faults (R46/R65/R71), loader issues (R50-R52 ...) and writes to inputs (R69)."""
+    f = result.fault
+    if f is None and not result.issues and not result.modified_inputs:
+        return []  # the common case, judged without building anything
     out: list[Finding] = []
     evid = (ev,)
-    f = result.fault
     if f is not None:
         rule = "R65" if probe else ("R71" if odd_names else "R46")
         what = {"timeout": "did not return in time", "crash": "crashed",

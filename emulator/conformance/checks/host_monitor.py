@@ -53,7 +53,17 @@ def _kind_of(call: str) -> str:
     return "other"
 
 
+_VARIANTS: dict[str, str] = {}
+
+
 def _variant(call: str) -> str:
+    v = _VARIANTS.get(call)
+    if v is None:
+        v = _VARIANTS[call] = _variant_of(call)
+    return v
+
+
+def _variant_of(call: str) -> str:
     for prefix in ("MprAdminAcceptNewConnection", "MprAdminConnectionHangupNotification",
                    "RasAdminAcceptNewConnection", "RasAdminConnectionHangupNotification"):
         if call.startswith(prefix):
@@ -99,8 +109,7 @@ class HostMonitor:
         self.findings.append(Finding(rule, Severity.ERROR, message,
                                      tuple(dict(e) for e in evs if e), subject="host"))
 
-    def _sess(self, ev: Mapping[str, Any]) -> _Sess:
-        key = ev.get("session")
+    def _sess(self, ev: Mapping[str, Any], key: Any) -> _Sess:
         if key is None:
             args = ev.get("args") or []
             key = ("user", args[0] if args else None, args[1] if len(args) > 1 else None)
@@ -111,14 +120,18 @@ class HostMonitor:
 
     def observe(self, ev: Mapping[str, Any]) -> None:
         """Check one event against the host rules."""
-        if ev.get("probe"):
+        get = ev.get
+        if get("probe"):
             return
-        call = ev.get("call", "")
-        kind = _kind(call)
+        call = get("call", "")
+        kind = _KINDS.get(call) or _kind(call)
         if kind == "other":
             return
-        s = self._sess(ev)
-        dll = ev.get("dll", "")
+        key = get("session")
+        s = self.sessions.get(key) if key is not None else None
+        if s is None:
+            s = self._sess(ev, key)
+        dll = get("dll", "")
         nt4 = call.startswith("RasAdmin")
         if kind == "get":
             if self.first_ip is not None and dll != self.first_ip:
@@ -127,9 +140,9 @@ class HostMonitor:
             if s.get is not None and s.get_ok and not s.released and s.notify:
                 self._f("R32", f"{call} called twice for one session without a Release between",
                         s.get, ev)
-            outs = ev.get("outputs") or {}
+            outs = get("outputs") or {}
             s.get = ev
-            s.get_ok = ev.get("returned") == 0 and ev.get("fault") is None
+            s.get_ok = get("returned") == 0 and get("fault") is None
             s.released = 0
             s.accepts = []
             s.refused = False
