@@ -20,7 +20,6 @@ import io
 import os
 import random
 import re
-import resource
 import signal
 import sys
 import tempfile
@@ -371,6 +370,16 @@ def gen_scenario(rng: random.Random) -> str:
     if rng.random() < 0.1:
         return rng.choice(("a = " + "[" * 3000 + "]" * 3000, "a.b" + ".c" * 20000 + " = 1",
                            "x = {" + "y." * 20000 + "z = 1}", "a = [\n" + "[\n" * 2000))
+    if rng.random() < 0.5:  # whole-line edits keep the TOML valid, so validation is reached
+        lines = SCENARIO_BASE.splitlines(keepends=True)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(lines) + 1)
+            frag = rng.choice([f for f in SCENARIO_FRAGMENTS if f.endswith("\n")])
+            if rng.random() < 0.5 and i < len(lines) and "=" in lines[i]:
+                lines[i] = frag
+            else:
+                lines.insert(i, frag)
+        return "".join(lines)
     return mutate_text(rng, SCENARIO_BASE, SCENARIO_FRAGMENTS)
 
 
@@ -722,6 +731,11 @@ class TargetStats:
 
 
 def _rss_mb() -> float:
+    """Peak resident memory of this process in MB (0 where ``resource`` is missing: Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return 0.0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
 

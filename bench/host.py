@@ -11,7 +11,10 @@ Measured in one run, on the conforming native fixture (fixtures/dlls good, built
    stand-in and the native library in-process, trace on and off;
 6. 10,000 concurrently connected users (a big-pool in-bench DLL; the fixtures' pool has 64
    addresses): time, tracemalloc peak and ru_maxrss growth;
-7. a standard conformance run (``emulator.conformance.run.check_dlls``) wall time.
+7. a standard conformance run (``emulator.conformance.run.check_dlls``) wall time;
+8. structure packing, the compiled packer against the reference encoder (same run), the
+   Python stand-in's argument copy (``structs.clone`` against ``copy.deepcopy``), and the
+   import time of ``emulator.abi.structs`` in a fresh interpreter.
 
 Targets: host in-process overhead <= 3x the raw cffi loop; >= 20k full sessions/s native
 in-process; 10k concurrent users with peak < 300 MB.
@@ -230,6 +233,51 @@ def conformance_run(paths: list[str]) -> list[tuple[str, float, int]]:
     return out
 
 
+def per_op_us(fn: Callable[[], object], n: int) -> float:
+    """Best-of-3 microseconds per call of ``fn``."""
+    def loop() -> None:
+        for _ in range(n):
+            fn()
+
+    return 1e6 / rate(n, loop)
+
+
+def packing(n: int) -> list[str]:
+    """Rows for structure packing and copying (compiled vs reference in this run)."""
+    import copy
+    import subprocess
+
+    from emulator.abi import structs as S
+    from emulator.host.connection import SessionInfo, build_args
+
+    info = SessionInfo(7, "alice", "VPN0")
+    info.address = info.server_address = None
+    objs = [*build_args("MprAdminAcceptNewConnectionEx", info, 64),
+            *build_args("MprAdminAcceptNewLink", info, 64, port="VPN0")]
+    names = "+".join(type(o).__name__ for o in objs)
+    for o in objs:
+        assert S.pack(o, 64) == S.pack_reference(o, 64)
+    ref = per_op_us(lambda: [S.pack_reference(o, 64) for o in objs], n)
+    fast = per_op_us(lambda: [S.pack(o, 64) for o in objs], n)
+    ex = objs[0]
+    dc = per_op_us(lambda: copy.deepcopy(ex), n)
+    cl = per_op_us(lambda: S.clone(ex), n)
+    rows = [f"  structs.pack {names}: reference {ref:7.1f} us, compiled {fast:6.1f} us "
+            f"({ref / fast:5.1f}x faster)",
+            f"  stand-in argument copy RAS_CONNECTION_EX: deepcopy {dc:6.1f} us, structs.clone "
+            f"{cl:5.1f} us ({dc / cl:4.1f}x faster)"]
+    best = float("inf")
+    for _ in range(5):
+        err = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                              "import emulator.abi.structs"], capture_output=True, text=True,
+                             cwd=str(ROOT), check=True).stderr
+        for line in err.splitlines():
+            if line.rstrip().endswith("| emulator.abi.structs"):
+                best = min(best, int(line.split("|")[1]) / 1000)
+    rows.append(f"  import emulator.abi.structs (cumulative, best of 5)  {best:6.1f} ms")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20000, help="get+release pairs / sessions per figure")
@@ -260,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         return PythonLoader().load(p, bitness=kw.get("bitness"))
 
     print(f"rasemu host benchmark (n={n}, users={args.users})")
+    for row in packing(max(200, n // 10)):
+        print(row)
     base = raw_cffi(lib, n)
     print(f"  raw cffi get+release          {base:12,.0f} calls/s   (baseline)")
     d = NativeLoader().load(lib)

@@ -21,11 +21,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import struct as _st
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import uuid
 
 __all__ = [
     "AUTH_VALIDATION_EX",
@@ -269,6 +271,8 @@ class GUID:
     @classmethod
     def from_uuid(cls, value: uuid.UUID | str) -> GUID:
         """The GUID with the same value as a :class:`uuid.UUID` (or its text form)."""
+        import uuid  # imported on use: it is not needed to pack or unpack
+
         u = value if isinstance(value, uuid.UUID) else uuid.UUID(value)
         b = u.bytes
         return cls(
@@ -280,6 +284,8 @@ class GUID:
 
     def to_uuid(self) -> uuid.UUID:
         """This GUID as a :class:`uuid.UUID`."""
+        import uuid
+
         return uuid.UUID(
             bytes=self.Data1.to_bytes(4, "big")
             + self.Data2.to_bytes(2, "big")
@@ -1267,7 +1273,14 @@ class _Plan:
         if isinstance(c, _Int):
             self.items.append((off, c._real(self.bitness), f"{var}.{name}"))
         elif isinstance(c, _WStr):
-            self.items.append((off, f"{2 * c.n}s", f"_w({var}.{name}, {2 * c.n})"))
+            # inlined cache hit; misses, non-str values and overlong strings go through _w
+            self.nvar += 1
+            sv, rv, n2 = f"s{self.nvar}", f"r{self.nvar}", 2 * c.n
+            self.lines += [f"    {sv} = {var}.{name}",
+                           f"    {rv} = _W({sv}) if type({sv}) is str else None",
+                           f"    if {rv} is None or len({rv}) >= {n2}:",
+                           f"        {rv} = _w({sv}, {n2})"]
+            self.items.append((off, f"{n2}s", rv))
         elif isinstance(c, _CStr):
             self.items.append((off, f"{c.n}s", f"_c({var}.{name}, {c.n})"))
         elif isinstance(c, _Bytes) and not c.tail:
@@ -1297,7 +1310,7 @@ class _Plan:
             raise _Unfit
         src = "def _pk(v0):\n" + "".join(ln + "\n" for ln in self.lines)
         src += f"    return _S({', '.join(exprs)})\n"
-        ns: dict[str, Any] = {"_S": packer.pack, "_w": _w, "_c": _c, "_b": _b}
+        ns: dict[str, Any] = {"_S": packer.pack, "_w": _w, "_c": _c, "_b": _b, "_W": _WENC.get}
         exec(compile(src, f"<rasemu pack {cls.__name__}/{self.bitness}>", "exec"), ns)
         fn: Callable[[Any], bytes] = ns["_pk"]
         return fn
@@ -1332,6 +1345,21 @@ def _compile(cls: type, bitness: int) -> Callable[[Any], bytes]:
 
     sels = [(sel, operator.attrgetter(".".join(p)) if p else _ident) for sel, p in disc.unions]
     plans: dict[tuple[str, ...], Callable[[Any], bytes]] = {}
+
+    if len(sels) == 1:
+        sel1, get1 = sels[0]
+        plans1: dict[str, Callable[[Any], bytes]] = {}
+
+        def pk1(obj: Any) -> bytes:
+            k = sel1(get1(obj))
+            f = plans1.get(k) if type(k) is str else None
+            if f is None:
+                if type(k) is not str:
+                    raise _Unfit
+                f = plans1[k] = _compile_choice(cls, bitness, (k,))
+            return f(obj)
+
+        return pk1
 
     def pk(obj: Any) -> bytes:
         key = tuple([sel(get(obj)) for sel, get in sels])
@@ -1514,6 +1542,42 @@ def unpack_array(
     return [_unpack_from(cls, data, i * size, bitness, base) for i in range(count)]
 
 
+_PLAIN = frozenset({int, str, bytes, bool, float, type(None)})
+_STRUCT_TYPES: frozenset[type] | None = None
+
+
+def _struct_types() -> frozenset[type]:
+    global _STRUCT_TYPES
+    if _STRUCT_TYPES is None:
+        _STRUCT_TYPES = frozenset(STRUCTS.values())
+    return _STRUCT_TYPES
+
+
+def _clone_struct(obj: Any, cls: type, kinds: frozenset[type]) -> Any:
+    new: Any = object.__new__(cls)
+    nd = new.__dict__
+    for k, v in obj.__dict__.items():
+        t = type(v)
+        if t in _PLAIN:
+            nd[k] = v
+        elif t in kinds:
+            nd[k] = _clone_struct(v, t, kinds)
+        else:
+            nd[k] = copy.deepcopy(v)
+    return new
+
+
 def clone(obj: Any) -> Any:
-    """A deep copy of a structure object."""
+    """A deep copy of a structure object (or a list of them), like :func:`copy.deepcopy`.
+
+    Structures of this module are copied attribute by attribute (immutable values shared);
+    any other value goes through :func:`copy.deepcopy`. Unlike ``deepcopy``, two references
+    to one sub-object become two copies.
+    """
+    kinds = _struct_types()
+    t = type(obj)
+    if t in kinds:
+        return _clone_struct(obj, t, kinds)
+    if t is list and all(type(x) in kinds for x in obj):
+        return [_clone_struct(x, type(x), kinds) for x in obj]
     return copy.deepcopy(obj)

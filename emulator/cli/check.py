@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from emulator.conformance.run import LOADERS, check_dlls
+from emulator.conformance.run import (
+    LOADERS,
+    RunInterrupted,
+    SignalInterrupt,
+    check_dlls,
+    interrupt_info,
+)
 from emulator.errors import InputError
 from emulator.host.profiles import DEFAULT_PROFILE, PROFILES
 from emulator.report import Report, write_atomic
@@ -95,6 +104,57 @@ def gate(reports: Sequence[Report], cfg: Config, fail_on: str | None) -> None:
         r.fail_on = level
 
 
+@contextlib.contextmanager
+def sigterm_stops() -> Iterator[None]:
+    """SIGTERM raises :class:`SignalInterrupt` (a KeyboardInterrupt) in the main thread, so it
+    stops a run as orderly as Ctrl-C; the previous handler comes back afterwards. Elsewhere
+    than in the main thread (or without SIGTERM) nothing changes."""
+    sigterm = getattr(signal, "SIGTERM", None)
+    if sigterm is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_it(signum: int, _frame: object) -> None:
+        raise SignalInterrupt(signum)
+
+    try:
+        previous = signal.signal(sigterm, raise_it)
+    except (ValueError, OSError):  # pragma: no cover - an embedding that forbids it
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError, OSError, TypeError):
+            signal.signal(sigterm, previous)
+
+
+@contextlib.contextmanager
+def held_signals() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while the (partial) report is written; restored after."""
+    saved: dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM"):
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                with contextlib.suppress(ValueError, OSError):
+                    saved[sig] = signal.signal(sig, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for sig, old in saved.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, old)  # type: ignore[arg-type]
+
+
+def interrupted_exit(exc: BaseException) -> None:
+    """Say that the run was interrupted and exit 130 (SIGINT) or 143 (SIGTERM)."""
+    reason, code = interrupt_info(exc)
+    partial = " (the report written is partial)" if isinstance(exc, RunInterrupted) else ""
+    click.echo(f"rasemu: {reason}{partial}", err=True)
+    sys.exit(code)
+
+
 def show_progress(quiet: bool) -> bool:
     """A progress bar only for a person at a terminal: stderr is a TTY, not CI, not --quiet."""
     if quiet or not sys.stderr.isatty():
@@ -109,7 +169,9 @@ def show_progress(quiet: bool) -> bool:
                    "looked up from the current folder). Options given here override it.")
 @click.option("--profile", default=None,
               help="Host profile: " + ", ".join(PROFILES) + "; an OS name alone means its x64 "
-                   f"profile (nt4: x86). Default: {DEFAULT_PROFILE}.")
+                   "profile (nt4: x86). Default: win7 of the DLL's bitness (a PE32 image: "
+                   f"win7-x86; PE32+, shared libraries, stand-ins: {DEFAULT_PROFILE}); DLLs of "
+                   "different bitness are then checked one by one.")
 @click.option("--scenario", "scenarios", multiple=True, metavar="NAME|FILE",
               help="Run only this scenario (standard name or .toml file); repeatable. Default: the standard set.")
 @click.option("--loader", type=click.Choice(LOADERS), default=None,
@@ -161,8 +223,26 @@ def check(paths: tuple[str, ...], config_file: str | None, profile: str | None,
     With --install, one DLL goes through the whole job: install, run, uninstall, in one report
     whose findings say their phase.
 
-    Exit status: 0 nothing fails the gate, 1 findings fail it, 2 wrong input.
+    Exit status: 0 nothing fails the gate, 1 findings fail it, 2 wrong input, 130 interrupted
+    by Ctrl-C (SIGINT), 143 by SIGTERM; an interrupted run still writes its report (and traces),
+    marked partial.
     """
+    with sigterm_stops():
+        try:
+            _check(paths, config_file, profile, scenarios, loader, isolate, strictness, fail_on, fmt,
+                   output, trace_dir, separately, timeout, jobs, quiet, install, uninstall,
+                   installer_bits, preexisting, dll_name)
+        except KeyboardInterrupt as exc:
+            interrupted_exit(exc)
+
+
+def _check(paths: tuple[str, ...], config_file: str | None, profile: str | None,
+           scenarios: tuple[str, ...], loader: str | None, isolate: bool | None,
+           strictness: str | None, fail_on: str | None, fmt: str, output: str | None,
+           trace_dir: str | None, separately: bool, timeout: float | None, jobs: int,
+           quiet: bool, install: str | None, uninstall: str | None,
+           installer_bits: str | None, preexisting: tuple[str, ...],
+           dll_name: str | None) -> None:
     from emulator.host.scenarios import load_scenario
 
     cfg = settings(config_file)
@@ -179,40 +259,47 @@ def check(paths: tuple[str, ...], config_file: str | None, profile: str | None,
                          f"{len(paths)}", where="--install")
     if jobs > 1:
         separately = True
-    if install is not None:
-        from emulator.conformance.run import check_installed
+    stopped: RunInterrupted | None = None
+    try:
+        if install is not None:
+            from emulator.conformance.run import check_installed
 
-        reports = [check_installed(
-            paths[0], install, uninstall,
-            installer_bits=int(installer_bits) if installer_bits else None,
-            preexisting=list(preexisting) or None, dll_name=dll_name,
-            profile=cfg.get("profile", profile, DEFAULT_PROFILE),
-            loader=cfg.get("loader", loader, "auto"), isolate=isolate,
-            strictness="strict" if strict == "strict" else "practice",
-            scenarios=chosen, call_timeout=float(cfg.get("timeout", timeout, 5.0)),
-            keep_traces=trace_dir is not None or fmt == "html",
-        )]
-    else:
-        reports = _run_with_progress(
-            list(paths), show_progress(quiet),
-            profile=cfg.get("profile", profile, DEFAULT_PROFILE),
-            loader=cfg.get("loader", loader, "auto"), isolate=isolate,
-            strictness="strict" if strict == "strict" else "practice",
-            scenarios=chosen, together=False if separately else None,
-            call_timeout=float(cfg.get("timeout", timeout, 5.0)),
-            keep_traces=trace_dir is not None or fmt == "html", jobs=jobs,
-        )
-    gate(reports, cfg, fail_on)
-    if trace_dir is not None:
-        write_traces(reports, trace_dir)
-    if quiet:
-        if output is not None:
+            reports = [check_installed(
+                paths[0], install, uninstall,
+                installer_bits=int(installer_bits) if installer_bits else None,
+                preexisting=list(preexisting) or None, dll_name=dll_name,
+                profile=cfg.get("profile", profile, None),
+                loader=cfg.get("loader", loader, "auto"), isolate=isolate,
+                strictness="strict" if strict == "strict" else "practice",
+                scenarios=chosen, call_timeout=float(cfg.get("timeout", timeout, 5.0)),
+                keep_traces=trace_dir is not None or fmt == "html",
+            )]
+        else:
+            reports = _run_with_progress(
+                list(paths), show_progress(quiet),
+                profile=cfg.get("profile", profile, None),
+                loader=cfg.get("loader", loader, "auto"), isolate=isolate,
+                strictness="strict" if strict == "strict" else "practice",
+                scenarios=chosen, together=False if separately else None,
+                call_timeout=float(cfg.get("timeout", timeout, 5.0)),
+                keep_traces=trace_dir is not None or fmt == "html", jobs=jobs,
+            )
+    except RunInterrupted as exc:
+        stopped, reports = exc, exc.reports
+    with held_signals():
+        gate(reports, cfg, fail_on)
+        if trace_dir is not None:
+            write_traces(reports, trace_dir)
+        if quiet:
+            if output is not None:
+                emit(reports, fmt, output)
+            from emulator.report.text import summary_line
+
+            click.echo(summary_line(reports))
+        else:
             emit(reports, fmt, output)
-        from emulator.report.text import summary_line
-
-        click.echo(summary_line(reports))
-    else:
-        emit(reports, fmt, output)
+    if stopped is not None:
+        raise stopped
     if not all(r.passed for r in reports):
         sys.exit(1)
 
@@ -227,8 +314,14 @@ def _run_with_progress(paths: list[str], bar: bool, **kwargs: Any) -> list[Repor
 
     together = kwargs.get("together")
     if together is None:
-        together = get_profile(kwargs["profile"]).multi_dll
-    groups = 1 if together else len(paths)
+        if kwargs.get("profile") is None:
+            from emulator.conformance.run import profile_for
+
+            profs = [profile_for(p)[0] for p in paths]
+            together = len({p.name for p in profs}) == 1 and profs[0].multi_dll
+        else:
+            together = get_profile(kwargs["profile"]).multi_dll
+    groups = 1 if together or len(paths) == 1 else len(paths)
     with Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"),
                   BarColumn(), MofNCompleteColumn(), console=Console(stderr=True),
                   transient=True) as prog:

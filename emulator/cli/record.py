@@ -15,15 +15,16 @@ from emulator.host.profiles import DEFAULT_PROFILE, PROFILES
                    "concurrent step makes the call order depend on thread scheduling).")
 @click.option("-o", "--output", required=True, metavar="GOLDEN.jsonl",
               help="The golden file to write.")
-@click.option("--profile", default=DEFAULT_PROFILE, show_default=True,
-              help="Host profile: " + ", ".join(PROFILES) + ".")
+@click.option("--profile", default=None,
+              help="Host profile: " + ", ".join(PROFILES) + ". Default: win7 of the DLLs' "
+                   f"bitness (PE32: win7-x86; otherwise {DEFAULT_PROFILE}).")
 @click.option("--loader", type=click.Choice(LOADERS), default="auto", show_default=True,
               help="Stored in the header; replay uses it unless told otherwise.")
 @click.option("--strictness", type=click.Choice(["practice", "strict"]), default="practice",
               show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0.01), default=5.0, show_default=True,
               help="Per-call time limit in seconds.")
-def record(paths: tuple[str, ...], scenario: str, output: str, profile: str, loader: str,
+def record(paths: tuple[str, ...], scenario: str, output: str, profile: str | None, loader: str,
            strictness: str, timeout: float) -> None:
     """Record the normalised call trace of SCENARIO on DLL(s) as a golden file.
 
@@ -38,8 +39,18 @@ def record(paths: tuple[str, ...], scenario: str, output: str, profile: str, loa
     from emulator.host.scenarios import load_scenario
     from emulator.report.text import verdict
 
-    golden, report = do_record(list(paths), load_scenario(scenario), profile=profile,
+    scn = load_scenario(scenario)
+    note = ""
+    if profile is None:
+        from emulator.cli.run import _auto_profile
+        from emulator.conformance.run import AUTO_PROFILE_NOTE
+
+        prof, how = _auto_profile(paths)
+        profile = prof.name
+        if how == "dll-machine":
+            note = f", {AUTO_PROFILE_NOTE[how]}"
+    golden, report = do_record(list(paths), scn, profile=profile,
                                loader=loader, strictness=strictness, call_timeout=timeout)
     write_golden(output, golden)
     click.echo(f"recorded {len(golden.events)} calls of scenario {golden.header['scenario']!r} "
-               f"({golden.header['profile']}) to {output}; {verdict(report)}")
+               f"({golden.header['profile']}{note}) to {output}; {verdict(report)}")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -33,7 +35,8 @@ from emulator.host.scenarios import (
 from emulator.registry.model import REG_SZ, Registry
 from emulator.report import Report, ScenarioSummary, dedupe
 
-__all__ = ["LOADERS", "PHASES", "HostFactory", "check_dll", "check_dlls", "check_installed", "registry_for",
+__all__ = ["AUTO_PROFILE_NOTE", "LOADERS", "PHASES", "HostFactory", "RunInterrupted", "SignalInterrupt",
+           "check_dll", "check_dlls", "check_installed", "dll_bitness", "profile_for", "registry_for",
            "sniff_dll", "with_phase"]
 
 Strictness = Literal["strict", "practice"]
@@ -89,6 +92,144 @@ def sniff_dll(path: str | Path) -> str:
         f"stand-in (.py); the file starts with {head!r}",
         where=where,
     )
+
+
+def dll_bitness(path: str | Path) -> int | None:
+    """32 for a PE32 image, 64 for a PE32+ image; None for anything else (shared libraries,
+    Python stand-ins, unreadable or damaged files)."""
+    try:
+        with Path(path).open("rb") as fh:
+            if fh.read(2) != b"MZ":
+                return None
+            fh.seek(0x3C)
+            e_lfanew = int.from_bytes(fh.read(4), "little")
+            fh.seek(e_lfanew)
+            if fh.read(4) != b"PE\0\0":
+                return None
+            fh.seek(e_lfanew + 24)  # signature + COFF file header: the optional header's magic
+            magic = int.from_bytes(fh.read(2), "little")
+    except (OSError, ValueError):
+        return None
+    return {0x10B: 32, 0x20B: 64}.get(magic)
+
+
+#: how a report says its profile was chosen when no --profile was given
+AUTO_PROFILE_NOTE = {
+    "dll-machine": "chosen from the DLL's machine; use --profile to choose",
+    "default": "the default; use --profile to choose",
+}
+
+
+def profile_for(path: str | Path) -> tuple[Profile, str]:
+    """The profile used when none is given: win7-x86 for a PE32 image, win7-x64 for a PE32+
+    image and for everything else (host shared libraries, stand-ins); and how it was chosen
+    (a key of :data:`AUTO_PROFILE_NOTE`)."""
+    bits = dll_bitness(path)
+    if bits is None:
+        return get_profile("win7-x64"), "default"
+    return get_profile("win7-x86" if bits == 32 else "win7-x64"), "dll-machine"
+
+
+class SignalInterrupt(KeyboardInterrupt):
+    """A signal other than SIGINT (SIGTERM) turned into the same orderly stop as Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(_signal_label(signum))
+
+
+def _signal_label(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def interrupt_info(exc: BaseException) -> tuple[str, int]:
+    """(reason, exit status) of an interruption: ``("interrupted by SIGINT", 130)`` for
+    Ctrl-C, ``("interrupted by SIGTERM", 143)`` for SIGTERM (128 + the signal number)."""
+    signum = getattr(exc, "signum", None)
+    if not isinstance(signum, int):
+        signum = int(signal.SIGINT)
+    return f"interrupted by {_signal_label(signum)}", 128 + signum
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was interrupted (Ctrl-C, SIGTERM); ``reports`` are what was done so far, each
+    marked partial (:attr:`emulator.report.Report.partial`), one per DLL group asked for.
+
+    A KeyboardInterrupt, so callers that do not care still see the usual interruption.
+    """
+
+    def __init__(self, reason: str, exit_code: int, reports: list[Report]) -> None:
+        self.reason = reason
+        self.exit_code = exit_code
+        self.signum = exit_code - 128
+        self.reports = reports
+        super().__init__(reason)
+
+
+@contextlib.contextmanager
+def _shielded() -> Any:
+    """Hold back SIGINT and SIGTERM (main thread only) while a partial result is salvaged, so a
+    second Ctrl-C cannot lose it; the previous handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved: dict[int, Any] = {}
+    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+        if sig is None:
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            saved[sig] = signal.signal(sig, lambda *_: None)
+    try:
+        yield
+    finally:
+        for sig, old in saved.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, old)
+
+
+#: seconds the host gets to stop (TerminateDll, unload) after an interruption
+STOP_GRACE = 2.0
+
+
+def _salvage(host: HostLike | None) -> tuple[list[Finding], list[dict[str, Any]], dict[str, Any]]:
+    """Stop ``host`` best-effort within :data:`STOP_GRACE` seconds and take its findings,
+    trace and statistics (empty when the host does not answer in time)."""
+    if host is None:
+        return [], [], {}
+    out: dict[str, Any] = {}
+
+    def work() -> None:
+        with contextlib.suppress(Exception):
+            host.stop()
+        with contextlib.suppress(Exception):
+            out["findings"] = list(host.findings)
+        with contextlib.suppress(Exception):
+            out["trace"] = list(host.trace)
+        with contextlib.suppress(Exception):
+            out["stats"] = dict(host.stats)
+
+    t = threading.Thread(target=work, name="rasemu-salvage", daemon=True)
+    t.start()
+    t.join(STOP_GRACE)
+    return (list(out.get("findings", [])), list(out.get("trace", [])),
+            dict(out.get("stats", {})))
+
+
+def _not_run_report(files: list[Path], prof: Profile, loader: str, strictness: Strictness,
+                    scenarios: list[Scenario], reason: str) -> Report:
+    """A partial report for a DLL group the interrupted run never reached."""
+    return Report(
+        dlls=[str(f) for f in files], profile=prof.name, loader=loader, strictness=strictness,
+        level_met=None, findings=[],
+        stats={"sessions": 0, "calls": 0, "seconds": 0.0, "scenarios_run": 0},
+        scenarios=[ScenarioSummary(s.name, False, 0, skipped=f"not run: {reason}")
+                   for s in scenarios],
+        started=False,
+        partial={"reason": reason, "completed_scenarios": [], "interrupted_scenario": None,
+                 "not_run": [s.name for s in scenarios]})
 
 
 def _windows_paths(files: Sequence[Path]) -> list[str]:
@@ -201,7 +342,7 @@ def _guarded(host: HostLike, scn: Scenario) -> ScenarioResult:
 def check_dlls(
     paths: Sequence[str | Path],
     *,
-    profile: str | Profile = "win7-x64",
+    profile: str | Profile | None = "win7-x64",
     loader: str = "auto",
     isolate: bool | None = None,
     strictness: Strictness = "practice",
@@ -220,11 +361,18 @@ def check_dlls(
     ``scenarios`` are Scenario objects, standard names or ``.toml`` paths (default: the standard
     library). ``host_factory`` replaces ``RasHost`` (tests, embedding).
 
+    ``profile=None`` picks the win7 profile of each DLL's bitness (:func:`profile_for`; the
+    report's ``profile_source`` says so). DLLs of different bitness are then checked one by
+    one, each under its own profile; ``together=True`` with mixed bitness is an InputError.
+
     ``jobs`` > 1 checks the groups (DLLs checked one by one) in that many worker processes;
     the reports still come back in input order. ``progress(index, report)`` is called as each
     group finishes (in completion order).
+
+    Ctrl-C or SIGTERM (see :class:`SignalInterrupt`) raises :class:`RunInterrupted` carrying
+    one partial report per group: the scenarios done so far, the one in flight marked
+    interrupted, the rest not run.
     """
-    prof = get_profile(profile)
     if loader not in LOADERS:
         raise InputError(f"unknown loader {loader!r}; expected one of: {', '.join(LOADERS)}", where="loader")
     if strictness not in ("strict", "practice"):
@@ -236,6 +384,58 @@ def check_dlls(
         sniff_dll(p)
         files.append(Path(p))
     chosen = _resolve_scenarios(scenarios)
+    source: str | None = None
+    plan: list[tuple[list[Path], Profile]]
+    if profile is None:
+        picked = [profile_for(f) for f in files]
+        profs = {pr.name for pr, _ in picked}
+        source = "dll-machine" if any(how == "dll-machine" for _, how in picked) else "default"
+        if len(profs) > 1:
+            if together:
+                raise InputError(
+                    "these DLLs are of different bitness ("
+                    + ", ".join(f"{f.name}: {pr.name}" for f, (pr, _) in zip(files, picked, strict=True))
+                    + "), so no one host can load them together; give --profile, or check them "
+                    "one by one", where="profile")
+            plan = [([f], pr) for f, (pr, _) in zip(files, picked, strict=True)]
+        else:
+            prof = picked[0][0]
+            plan = _plan(files, prof, together)
+    else:
+        plan = _plan(files, get_profile(profile), together)
+    factory = host_factory or _default_factory
+    if jobs < 1:
+        raise InputError(f"jobs must be at least 1, not {jobs}", where="--jobs")
+    if jobs > 1 and len(plan) > 1 and host_factory is None:
+        return _run_parallel(plan, jobs, loader, isolate, strictness, chosen,
+                             call_timeout, keep_traces, progress, source)
+    reports: list[Report] = []
+    try:
+        for k, (g, prof) in enumerate(plan):
+            rep = _run_group(g, prof, loader, isolate, strictness, chosen, call_timeout,
+                             keep_traces, factory)
+            rep.profile_source = source
+            reports.append(rep)
+            if progress is not None:
+                progress(k, rep)
+    except KeyboardInterrupt as exc:
+        with _shielded():
+            if isinstance(exc, RunInterrupted):
+                reason, code = exc.reason, exc.exit_code
+                for rep in exc.reports:
+                    rep.profile_source = source
+                reports.extend(exc.reports)
+            else:
+                reason, code = interrupt_info(exc)
+            for g, prof in plan[len(reports):]:
+                rep = _not_run_report(g, prof, loader, strictness, chosen, reason)
+                rep.profile_source = source
+                reports.append(rep)
+        raise RunInterrupted(reason, code, reports) from None
+    return reports
+
+
+def _plan(files: list[Path], prof: Profile, together: bool | None) -> list[tuple[list[Path], Profile]]:
     if together is None:
         together = prof.multi_dll and len(files) > 1
     if together and len(files) > 1 and not prof.multi_dll:
@@ -244,37 +444,25 @@ def check_dlls(
             "register several together, or check them one by one",
             where="profile",
         )
-    groups = [files] if together else [[f] for f in files]
-    factory = host_factory or _default_factory
-    if jobs < 1:
-        raise InputError(f"jobs must be at least 1, not {jobs}", where="--jobs")
-    if jobs > 1 and len(groups) > 1 and host_factory is None:
-        return _run_parallel(groups, jobs, prof, loader, isolate, strictness, chosen,
-                             call_timeout, keep_traces, progress)
-    reports = []
-    for k, g in enumerate(groups):
-        rep = _run_group(g, prof, loader, isolate, strictness, chosen, call_timeout, keep_traces,
-                         factory)
-        if progress is not None:
-            progress(k, rep)
-        reports.append(rep)
-    return reports
+    return [(files, prof)] if together else [([f], prof) for f in files]
 
 
-def _run_parallel(groups: list[list[Path]], jobs: int, prof: Profile, loader: str,
+def _run_parallel(plan: list[tuple[list[Path], Profile]], jobs: int, loader: str,
                   isolate: bool | None, strictness: Strictness, scenarios: list[Scenario],
                   call_timeout: float, keep_traces: bool,
-                  progress: Callable[[int, Report], None] | None) -> list[Report]:
+                  progress: Callable[[int, Report], None] | None,
+                  source: str | None) -> list[Report]:
     """Each group in a worker process; nothing is shared between workers but the arguments."""
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    out: list[Report | None] = [None] * len(groups)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(groups))) as pool:
+    out: list[Report | None] = [None] * len(plan)
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(plan)))
+    try:
         futures = {
             pool.submit(_run_group, g, prof, loader, isolate, strictness, scenarios,
                         call_timeout, keep_traces, _default_factory): k
-            for k, g in enumerate(groups)
+            for k, (g, prof) in enumerate(plan)
         }
         pending = set(futures)
         while pending:
@@ -282,7 +470,7 @@ def _run_parallel(groups: list[list[Path]], jobs: int, prof: Profile, loader: st
             for fut in done:
                 exc = fut.exception()
                 if isinstance(exc, BrokenProcessPool):
-                    names = ", ".join(str(p) for k, g in enumerate(groups) if out[k] is None
+                    names = ", ".join(str(p) for k, (g, _) in enumerate(plan) if out[k] is None
                                       for p in g)
                     raise RasemuError(
                         f"a worker process died while checking one of: {names} (the DLL ended "
@@ -295,16 +483,44 @@ def _run_parallel(groups: list[list[Path]], jobs: int, prof: Profile, loader: st
                     raise exc
                 k = futures[fut]
                 rep = fut.result()
+                rep.profile_source = source
                 out[k] = rep
                 if progress is not None:
                     progress(k, rep)
+    except KeyboardInterrupt as exc:
+        with _shielded():
+            reason, code = interrupt_info(exc)
+            _end_workers(pool)
+            reports = []
+            for k, (g, prof) in enumerate(plan):
+                rep = out[k] or _not_run_report(g, prof, loader, strictness, scenarios, reason)
+                rep.profile_source = source
+                reports.append(rep)
+        raise RunInterrupted(reason, code, reports) from None
+    pool.shutdown(wait=True)
     return [r for r in out if r is not None]
+
+
+def _end_workers(pool: Any) -> None:
+    """Stop a process pool now: pending work cancelled, workers terminated and reaped."""
+    procs = list(getattr(pool, "_processes", {}).values())
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.join(STOP_GRACE)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(STOP_GRACE)
 
 
 def check_dll(
     path: str | Path,
     *,
-    profile: str | Profile = "win7-x64",
+    profile: str | Profile | None = "win7-x64",
     loader: str = "auto",
     isolate: bool | None = None,
     strictness: Strictness = "practice",
@@ -347,49 +563,105 @@ def _run_group(
     level: str | None = None
     info: list[dict[str, Any]] = []
     started: bool | None = None
-    for scn in scenarios:
-        if not scn.applies_to(prof, len(files)):
-            why = (f"needs {scn.min_dlls} DLLs" if len(files) < scn.min_dlls
-                   else f"not for {prof.name} (only {', '.join(scn.profiles)})")
-            summaries.append(ScenarioSummary(scn.name, True, 0, skipped=why))
-            continue
-        if started is False:
-            summaries.append(ScenarioSummary(scn.name, False, 0, skipped="the service did not start"))
-            continue
-        registry, path_map = fresh()
-        # trace=True always: the host's monitor reads structure summaries from the events
-        # (with trace=False the NT 4.0 per-port check R37 sees no ports); keep_traces only
-        # decides whether the report keeps them
-        host = factory(registry=registry, profile=prof, loader=loader, isolate=isolate,
-                       strictness=strictness, call_timeout=call_timeout, path_map=path_map,
-                       trace=True)
-        result = _guarded(host, scn)
-        if started is None or not info:
-            info = _dll_info(host) or info
-            level = _level_met(host, len(files)) if result.started else level
-        started = result.started if started is None else started and result.started
-        findings.extend(result.findings)
-        st = result.stats
+
+    def tally(st: dict[str, Any]) -> tuple[int, int]:
         sessions, calls = int(st.get("sessions", 0)), int(st.get("calls", 0))
         totals["sessions"] += sessions
         totals["calls"] += calls
         totals["dll_seconds"] += float(st.get("seconds", 0.0))
         totals["peak_connected"] = max(totals["peak_connected"], int(st.get("peak_connected", 0)))
-        summaries.append(ScenarioSummary(scn.name, result.ok, len(result.findings), result.seconds,
-                                         None, sessions, calls))
-        if keep_traces:
-            traces[scn.name] = result.trace
-    if started is None:
-        # no scenario applied: still start and stop the service so load problems are found
-        registry, path_map = fresh()
-        host = factory(registry=registry, profile=prof, loader=loader, isolate=isolate,
-                       strictness=strictness, call_timeout=call_timeout, path_map=path_map,
-                       trace=True)
-        result = _guarded(host, Scenario("start-stop", "start and stop the service", ()))
-        started = result.started
-        findings.extend(result.findings)
-        info = _dll_info(host)
-        level = _level_met(host, len(files)) if started else None
+        return sessions, calls
+
+    host: HostLike | None = None
+    current: Scenario | None = None
+    t_scn = 0.0
+    done = 0
+    try:
+        for scn in scenarios:
+            if not scn.applies_to(prof, len(files)):
+                why = (f"needs {scn.min_dlls} DLLs" if len(files) < scn.min_dlls
+                       else f"not for {prof.name} (only {', '.join(scn.profiles)})")
+                summaries.append(ScenarioSummary(scn.name, True, 0, skipped=why))
+                done += 1
+                continue
+            if started is False:
+                summaries.append(ScenarioSummary(scn.name, False, 0,
+                                                 skipped="the service did not start"))
+                done += 1
+                continue
+            current, host, t_scn = scn, None, time.perf_counter()
+            registry, path_map = fresh()
+            # trace=True always: the host's monitor reads structure summaries from the events
+            # (with trace=False the NT 4.0 per-port check R37 sees no ports); keep_traces only
+            # decides whether the report keeps them
+            host = factory(registry=registry, profile=prof, loader=loader, isolate=isolate,
+                           strictness=strictness, call_timeout=call_timeout, path_map=path_map,
+                           trace=True)
+            result = _guarded(host, scn)
+            current = None
+            done += 1
+            if started is None or not info:
+                info = _dll_info(host) or info
+                level = _level_met(host, len(files)) if result.started else level
+            started = result.started if started is None else started and result.started
+            findings.extend(result.findings)
+            sessions, calls = tally(result.stats)
+            summaries.append(ScenarioSummary(scn.name, result.ok, len(result.findings),
+                                             result.seconds, None, sessions, calls))
+            if keep_traces:
+                traces[scn.name] = result.trace
+        if started is None:
+            # no scenario applied: still start and stop the service so load problems are found
+            registry, path_map = fresh()
+            current, host, t_scn = None, None, time.perf_counter()
+            host = factory(registry=registry, profile=prof, loader=loader, isolate=isolate,
+                           strictness=strictness, call_timeout=call_timeout, path_map=path_map,
+                           trace=True)
+            result = _guarded(host, Scenario("start-stop", "start and stop the service", ()))
+            started = result.started
+            findings.extend(result.findings)
+            info = _dll_info(host)
+            level = _level_met(host, len(files)) if started else None
+    except KeyboardInterrupt as exc:
+        with _shielded():
+            reason, _code = interrupt_info(exc)
+            completed = [s.name for s in summaries if s.skipped is None]
+            got, trace, st = _salvage(host)
+            findings.extend(got)
+            if host is not None and not info:
+                with contextlib.suppress(Exception):
+                    info = _dll_info(host)
+            if started is None and host is not None:
+                with contextlib.suppress(Exception):
+                    started = bool(getattr(host, "dlls", None))
+            rest = scenarios[done:]
+            interrupted: str | None = None
+            if current is not None:
+                interrupted = current.name
+                sessions, calls = tally(st)
+                summaries.append(ScenarioSummary(
+                    current.name, False, len(got), time.perf_counter() - t_scn, None, sessions,
+                    calls, interrupted=reason))
+                if keep_traces:
+                    traces[current.name] = trace
+                rest = rest[1:]
+            summaries.extend(ScenarioSummary(s.name, False, 0, skipped=f"not run: {reason}")
+                             for s in rest)
+            partial = {"reason": reason, "completed_scenarios": completed,
+                       "interrupted_scenario": interrupted, "not_run": [s.name for s in rest]}
+            report = _group_report(files, prof, loader, strictness, level, findings, summaries,
+                                   started, info, traces, totals, t0)
+            report.partial = partial
+        raise RunInterrupted(reason, _code, [report]) from None
+    return _group_report(files, prof, loader, strictness, level, findings, summaries, started,
+                         info, traces, totals, t0)
+
+
+def _group_report(files: list[Path], prof: Profile, loader: str, strictness: Strictness,
+                  level: str | None, findings: list[Finding], summaries: list[ScenarioSummary],
+                  started: bool | None, info: list[dict[str, Any]],
+                  traces: dict[str, list[dict[str, Any]]], totals: dict[str, Any],
+                  t0: float) -> Report:
     stats: dict[str, Any] = {
         "sessions": totals["sessions"],
         "calls": totals["calls"],
@@ -543,7 +815,7 @@ def check_installed(
     dll_name: str | None = None,
     seed: str = "ras_server",
     reg32: bool = False,
-    profile: str | Profile = "win7-x64",
+    profile: str | Profile | None = "win7-x64",
     loader: str = "auto",
     isolate: bool | None = None,
     strictness: Strictness = "practice",
@@ -572,7 +844,12 @@ def check_installed(
     from emulator.setup import SETUP_DIR, SetupSession, media_dll_name
 
     t0 = time.perf_counter()
-    prof = get_profile(profile)
+    source: str | None = None
+    if profile is None:
+        sniff_dll(dll)
+        prof, source = profile_for(dll)
+    else:
+        prof = get_profile(profile)
     if loader not in LOADERS:
         raise InputError(f"unknown loader {loader!r}; expected one of: {', '.join(LOADERS)}", where="loader")
     if strictness not in ("strict", "practice"):
@@ -601,10 +878,14 @@ def check_installed(
             return reg, files.path_map(reg)
 
         registry, path_map = make_env()
+        stopped: RunInterrupted | None = None
         if path_map:
-            run = _run_group([Path(p) for p in path_map.values()], prof, loader, isolate,
-                             strictness, chosen, call_timeout, keep_traces,
-                             host_factory or _default_factory, make_env)
+            try:
+                run = _run_group([Path(p) for p in path_map.values()], prof, loader, isolate,
+                                 strictness, chosen, call_timeout, keep_traces,
+                                 host_factory or _default_factory, make_env)
+            except RunInterrupted as exc:
+                stopped, run = exc, exc.reports[0]
             # the temporary folder goes away: name the installed files by their Windows paths
             shown = {real: f"{entry} (copied out of the fake file system)"
                      for real, entry in files.copies.items()}
@@ -617,12 +898,26 @@ def check_installed(
         else:
             run = _not_registered(dll_path, prof, loader, strictness, chosen, registry)
     findings += with_phase(run.findings, "run")
-    findings += with_phase(session.uninstall(), "uninstall")
+    if stopped is None:
+        findings += with_phase(_uninstall(session), "uninstall")
+    elif session.uninstaller is not None:
+        session.log.add("note", f"uninstall: not run ({stopped.reason})")
     run.dlls = [str(dll_path)]
     run.findings = dedupe(findings)
     run.setup = _setup_json(session)
     run.stats["seconds"] = time.perf_counter() - t0
+    run.profile_source = source
+    if stopped is not None:
+        if run.partial is not None and session.uninstaller is not None:
+            run.partial["not_run"] = [*run.partial.get("not_run", []), "uninstall"]
+        raise RunInterrupted(stopped.reason, stopped.exit_code, [run]) from None
     return run
+
+
+def _uninstall(session: Any) -> list[Finding]:
+    """The uninstall phase; an uninstaller that fails or crashes is an R06 finding (naming the
+    failure and, when known, its file and line) instead of an error that loses the run."""
+    return list(session.uninstall(keep_going=True))
 
 
 def _not_registered(dll: Path, prof: Profile, loader: str, strictness: Strictness,

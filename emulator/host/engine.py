@@ -67,7 +67,7 @@ def _call_factory() -> Callable[[str | int, tuple[Any, ...], str | None, float],
     through ``object.__setattr__`` per field); the plain constructor if base.py changed."""
     fields = ("target", "args", "signature", "timeout")
     try:
-        if tuple(Call.__slots__) != fields:  # type: ignore[attr-defined]
+        if tuple(Call.__slots__) != fields:
             raise AttributeError
         st, sa, ss, sto = (Call.__dict__[f].__set__ for f in fields)
     except (AttributeError, KeyError):  # pragma: no cover - base.py without slots
@@ -86,6 +86,26 @@ def _call_factory() -> Callable[[str | int, tuple[Any, ...], str | None, float],
 
 
 _new_call = _call_factory()
+
+
+def _arg_summariser(fns: tuple[Any, ...]) -> Callable[[tuple[Any, ...]], list[Any]]:
+    """The trace form of an argument tuple, one entry per parameter: the value itself
+    (summariser None), None (False: not summarised) or ``f(value)``; unrolled per signature."""
+
+    def generic(args: tuple[Any, ...]) -> list[Any]:
+        return [a if f is None else (None if f is False else f(a))
+                for f, a in zip(fns, args, strict=False)]
+
+    n = len(fns)
+    parts = [f"a[{i}]" if f is None else "None" if f is False else f"f{i}(a[{i}])"
+             for i, f in enumerate(fns)]
+    ns: dict[str, Any] = {"generic": generic}
+    ns.update({f"f{i}": f for i, f in enumerate(fns) if f is not None and f is not False})
+    src = (f"def summarise(a):\n    if len(a) != {n}:\n        return generic(a)\n"
+           f"    return [{', '.join(parts)}]\n")
+    exec(compile(src, "<rasemu arg summariser>", "exec"), ns)
+    fn: Callable[[tuple[Any, ...]], list[Any]] = ns["summarise"]
+    return fn
 NO_ERROR = 0
 UNLEN = 256
 MAX_PORT_NAME = 16
@@ -195,7 +215,8 @@ class RasHost:
         self._monitor = HostMonitor([], self.profile)
         self._observe = self._monitor.observe
         self._stopped = False
-        self._sig_cache: dict[str, tuple[Signature, tuple[Any, ...], tuple[Any, ...]]] = {}
+        self._sig_cache: dict[str, tuple[Signature, Callable[[tuple[Any, ...]], list[Any]],
+                                         tuple[Any, ...]]] = {}
 
     # ------------------------------------------------------------------ findings, trace
 
@@ -245,8 +266,10 @@ class RasHost:
                     "wall": round(time.perf_counter() - self._t0, 6),
                     "connected_now": len(self._live), "peak_connected": self._peak}
 
-    def _summarisers(self, name: str) -> tuple[Signature, tuple[Any, ...], tuple[Any, ...]]:
-        """Per signature: (signature, argument summarisers, output (name, summariser) pairs)."""
+    def _summarisers(self, name: str) -> tuple[Signature, Callable[[tuple[Any, ...]], list[Any]],
+                                               tuple[Any, ...]]:
+        """Per signature: (signature, the arguments' summariser, output (name, summariser)
+        pairs)."""
         got = self._sig_cache.get(name)
         if got is None:
             sig = SIGNATURES.get(name) or TABLE_ONLY[name]
@@ -268,8 +291,8 @@ class RasHost:
                     return None
                 return lambda v, _p=p: summarise_output(_p, v)
 
-            got = (sig, tuple(arg_fn(p) for p in sig.params),
-                   tuple((p.name, out_fn(p)) for p in sig.params))
+            afns = tuple(arg_fn(p) for p in sig.params)
+            got = (sig, _arg_summariser(afns), tuple((p.name, out_fn(p)) for p in sig.params))
             self._sig_cache[name] = got
         return got
 
@@ -289,7 +312,7 @@ class RasHost:
         assert dll is not None
         name = target.signature
         got = self._sig_cache.get(name)
-        _sig, afns, ofns = got if got is not None else self._summarisers(name)
+        _sig, summarise, ofns = got if got is not None else self._summarisers(name)
         if lock:
             lk.acquire()
         try:
@@ -305,8 +328,7 @@ class RasHost:
             res = dll.handle_call(call)
             dt = _perf() - t0
             fault = res.fault
-            sargs = [a if f is None else (None if f is False else f(a))
-                     for f, a in zip(afns, args, strict=False)]
+            sargs = summarise(args)
             outs: dict[str, Any] = {}
             outputs = res.outputs
             if outputs:

@@ -13,7 +13,8 @@ Which DLL and how to run it, first match wins:
    ``rasemu_timeout``;
 5. the project's rasemu configuration (``rasemu.toml`` / ``[tool.rasemu]``, found from the
    folder pytest was started in, upward): profile, loader, strictness, timeout, and its waivers for ``assert_conformant``;
-6. built-in defaults (win7-x64, auto, practice, 5 s).
+6. built-in defaults (auto, practice, 5 s; the profile: win7 of the DLLs' bitness, i.e.
+   win7-x86 for a PE32 image, win7-x64 for PE32+, shared libraries and stand-ins).
 
 Every fixture is function-scoped and owns what it opens, so pytest-xdist workers share nothing.
 """
@@ -84,6 +85,19 @@ def _resolve_dll(value: str, bases: list[Path]) -> str:
     return str(p.resolve())
 
 
+def _profile_of(dlls: tuple[str, ...]) -> str:
+    """No profile given: the win7 profile of the DLLs' bitness (PE32: win7-x86, otherwise
+    win7-x64); DLLs of different bitness need one named."""
+    from emulator.conformance.run import profile_for
+
+    names = sorted({profile_for(d)[0].name for d in dlls if Path(d).is_file()} or {"win7-x64"})
+    if len(names) > 1:
+        pytest.fail("rasemu: the admin DLLs are of different bitness (" + ", ".join(names)
+                    + "); give a profile (marker, --rasemu-profile or rasemu_profile)",
+                    pytrace=False)
+    return names[0]
+
+
 def settings_for(request: pytest.FixtureRequest) -> RasemuSettings:
     """Merge parametrisation, marker, options, ini and project configuration for this test."""
     config = request.config
@@ -137,9 +151,13 @@ def settings_for(request: pytest.FixtureRequest) -> RasemuSettings:
     except (TypeError, ValueError):
         pytest.fail(f"rasemu timeout must be a number of seconds, not {values['timeout']!r}",
                     pytrace=False)
+    dlls = tuple(_resolve_dll(x, bases) for x in items)
+    profile = str(values["profile"])
+    if origin.get("profile") == "default":
+        profile = _profile_of(dlls)
     return RasemuSettings(
-        dlls=tuple(_resolve_dll(x, bases) for x in items),
-        profile=str(values["profile"]),
+        dlls=dlls,
+        profile=profile,
         loader=str(values["loader"]),
         strictness=str(values["strictness"]),
         timeout=timeout,

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
+from emulator.abi import structs as S
 from emulator.abi.callbacks import Param
 from emulator.host.connection import dotted
 
@@ -23,8 +24,7 @@ Event = dict[str, Any]
 _HANDLE_KEYS = frozenset({"hConnection", "hPort", "hInterface"})
 
 
-def summarise_struct(value: Any) -> dict[str, Any]:
-    """Key fields of a structure argument (user, handles, addresses, port, quarantine state)."""
+def _summarise_generic(value: Any) -> dict[str, Any]:
     name = type(value).__name__
     out: dict[str, Any] = {"struct": name}
     v = value
@@ -51,6 +51,51 @@ def summarise_struct(value: Any) -> dict[str, Any]:
     elif name == "RAS_CONNECTION_3":
         out["dwSize"] = v.dwSize
         out["rasQuarState"] = v.rasQuarState
+    return out
+
+
+_KEYS = (("hConnection", "hConnection"), ("hPort", "hPort"), ("wszUserName", "user"),
+         ("wszPortName", "port"))
+#: per class: the (attribute, key) pairs of _KEYS that are dataclass fields, or None = generic
+_PLANS: dict[type, tuple[tuple[str, str], ...] | None] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[str, str], ...] | None:
+    if S.STRUCTS.get(cls.__name__) is not cls or cls.__name__ == "NT4_RAS_PORT_1":
+        return None
+    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    return tuple((a, k) for a, k in _KEYS if a in fields)
+
+
+def summarise_struct(value: Any) -> dict[str, Any]:
+    """Key fields of a structure argument (user, handles, addresses, port, quarantine state)."""
+    cls = type(value)
+    try:
+        plan = _PLANS[cls]
+    except KeyError:
+        plan = _PLANS[cls] = _plan(cls)
+    if plan is None:
+        return _summarise_generic(value)
+    d = value.__dict__
+    if len(d) != len(cls.__dataclass_fields__):
+        return _summarise_generic(value)  # attributes beyond the fields: read them as before
+    out: dict[str, Any] = {"struct": cls.__name__}
+    for attr, key in plan:
+        h = d.get(attr)
+        if h is None:
+            return _summarise_generic(value)  # a field set to None (or deleted): as before
+        out[key] = h
+    name = cls.__name__
+    if name == "RAS_CONNECTION_1":
+        out["address"] = value.PppInfo.ip.wszRemoteAddress
+    elif name == "RAS_CONNECTION_EX":
+        out["address"] = value.ProjectionInfo.PppProjectionInfo.wszRemoteAddress
+        h = value.Header
+        out["header"] = [h.revision, h.type, h.size]
+        out["rasQuarState"] = value.rasQuarState
+    elif name == "RAS_CONNECTION_3":
+        out["dwSize"] = value.dwSize
+        out["rasQuarState"] = value.rasQuarState
     return out
 
 

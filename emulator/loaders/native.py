@@ -253,6 +253,41 @@ def pe_exports(path: str) -> list[str]:
         pe.close()
 
 
+def _check_elf_layout(path: str, what: str, data: bytes, is64: bool, e: str) -> None:
+    """LoadError unless the program headers and loaded segments lie inside the file.
+
+    The system loader maps segments without checking the file size, so a truncated library
+    kills the process with SIGBUS inside dlopen; this refuses it with a message instead.
+    """
+    size = len(data)
+    if is64:
+        (phoff,) = struct.unpack_from(e + "Q", data, 0x20)
+        phentsize, phnum = struct.unpack_from(e + "HH", data, 0x36)
+        ph_fmt, want_ent = e + "IIQQQQQQ", 56
+    else:
+        (phoff,) = struct.unpack_from(e + "I", data, 0x1C)
+        phentsize, phnum = struct.unpack_from(e + "HH", data, 0x2A)
+        ph_fmt, want_ent = e + "IIIIIIII", 32
+    if phnum == 0 or phentsize != want_ent or phoff + phnum * phentsize > size:
+        raise LoadError(
+            f"{what}: corrupt ELF program header table ({phnum} entries of {phentsize} bytes at "
+            f"offset {phoff}, file {size} bytes); the file is truncated or damaged",
+            where=path,
+        )
+    for i in range(phnum):
+        fields = struct.unpack_from(ph_fmt, data, phoff + i * phentsize)
+        if is64:
+            p_type, _flags, p_offset, _va, _pa, p_filesz, p_memsz, _align = fields
+        else:
+            p_type, p_offset, _va, _pa, p_filesz, p_memsz, _flags, _align = fields
+        if p_type in (1, 2) and (p_offset + p_filesz > size or p_filesz > p_memsz):  # LOAD, DYNAMIC
+            raise LoadError(
+                f"{what}: segment {i} (file offset {p_offset}, {p_filesz} bytes) lies outside the "
+                f"{size}-byte file; the library is truncated or damaged",
+                where=path,
+            )
+
+
 def _check_host_format(path: str, data: bytes) -> None:
     """LoadError unless ``data`` is a shared library this process can dlopen."""
     what = describe_binary(data[:64])
@@ -272,6 +307,7 @@ def _check_host_format(path: str, data: bytes) -> None:
         etype, em = struct.unpack_from(e + "HH", data, 16)
         if etype != 3:
             raise LoadError(f"{what}: expected an ELF shared object (.so)", where=path)
+        _check_elf_layout(path, what, data, is64, e)
         want = _HOST_ELF_MACHINE.get(machine)
         if (want is not None and em != want) or is64 != (bits == 64):
             raise LoadError(
@@ -627,6 +663,8 @@ class NativeAdminDll(AdminDll):
 
         if simple_ip and _SETTERS is not None:
             return self._ip_invoker(fn, sig, cells, ptrs)
+        if n and all(k == "struct" for k in kinds):
+            return self._struct_invoker(fn, sig, sbufs)
 
         def invoke(args: tuple[Any, ...]) -> CallResult:
             if len(args) != n:
@@ -678,7 +716,7 @@ class NativeAdminDll(AdminDll):
             dt = perf() - t0
             modified: list[int] = []
             for i, owner, size, raw, s in checks:
-                if buffer(owner, size)[:] != raw:
+                if buffer(owner, size) != raw:  # compares without copying the buffer
                     modified.append(i)
                     if s is not None:
                         wcache.drop(s)
@@ -697,6 +735,48 @@ class NativeAdminDll(AdminDll):
                         slot: getattr(tab, slot) for slot, _ in TABLE_SLOTS
                     }
             return make(None if returns == "void" else ret & _MASK, outputs, tuple(modified), dt)
+
+        return invoke
+
+    def _struct_invoker(self, fn: Any, sig: Signature, sbufs: list[_StructBuf | None]) -> Invoker:
+        """Callbacks taking only structures (accept, hang-up, link, reauth): each is packed into
+        its reused buffer, and compared with what was written after the call (R69)."""
+        bits = self._bits
+        n = len(sig.params)
+        name = sig.name
+        bufs = [sb for sb in sbufs if sb is not None]
+        assert len(bufs) == n
+        pack = S.pack
+        memmove = _ffi.memmove
+        buffer = _ffi.buffer
+        null = _ffi.NULL
+        perf = time.perf_counter
+        make = fast_result
+        is_void = sig.returns == "void"
+
+        def invoke(args: tuple[Any, ...]) -> CallResult:
+            if len(args) != n:
+                raise ValueError(f"{name} takes {n} arguments, the call gives {len(args)}")
+            cargs: list[Any] = []
+            raws: list[bytes | None] = []
+            for sb, a in zip(bufs, args, strict=True):
+                if a is None:
+                    cargs.append(null)
+                    raws.append(None)
+                    continue
+                raw = pack(a, bits)
+                size = len(raw)
+                if size > sb.cap:
+                    sb.ensure(size)
+                memmove(sb.buf, raw, size)
+                cargs.append(sb.ptr)
+                raws.append(raw)
+            t0 = perf()
+            ret = fn(*cargs)
+            dt = perf() - t0
+            modified = tuple([i for i, (sb, raw) in enumerate(zip(bufs, raws, strict=True))
+                              if raw is not None and buffer(sb.buf, len(raw)) != raw])
+            return make(None if is_void else ret & _MASK, {}, modified, dt)
 
         return invoke
 

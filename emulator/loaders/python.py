@@ -13,7 +13,7 @@ Arguments, by the parameter kinds of :mod:`emulator.abi.callbacks`:
 * ``wstr`` -> ``str``.
 * ``dword_inout``, ``bool_out`` -> :class:`Ref` holding an ``int``; ``in6_inout`` -> :class:`Ref`
   holding 16 ``bytes``. The stand-in assigns ``ref.value``; that is what the host reads back.
-* ``struct`` -> a deep copy of the host's structure object (:mod:`emulator.abi.structs`);
+* ``struct`` -> a deep copy (:func:`emulator.abi.structs.clone`) of the host's structure object;
   ``struct_array`` -> a list of copies. Changing them is the Python form of writing through an
   ``[in]`` pointer: the index is reported in ``modified_inputs`` (R69). Strings are immutable,
   so a stand-in can break R69 only through a structure.
@@ -43,7 +43,6 @@ Debug output: call :func:`OutputDebugString` during a callback; the text lands i
 from __future__ import annotations
 
 import contextlib
-import copy
 import importlib.util
 import inspect
 import itertools
@@ -57,6 +56,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from emulator.abi.callbacks import TABLE_SLOTS, Signature, signature
+from emulator.abi.structs import clone
 from emulator.errors import LoadError
 from emulator.loaders.base import (
     AdminDll,
@@ -362,7 +362,7 @@ class PythonAdminDll(AdminDll):
             elif k in ("dword_inout", "bool_out", "in6_inout"):
                 py_args.append(Ref(a))
             elif k in ("struct", "struct_array"):
-                py_args.append(copy.deepcopy(a))
+                py_args.append(clone(a))
             else:  # table_out
                 py_args.append(CallbackTable())
         if sig is None:

@@ -56,6 +56,8 @@ class ScenarioSummary:
     skipped: str | None = None
     sessions: int = 0
     calls: int = 0
+    #: why the scenario stopped half-way (``"interrupted by SIGTERM"``), None when it ran to its end
+    interrupted: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The scenario entry of the JSON report."""
@@ -67,6 +69,7 @@ class ScenarioSummary:
             "skipped": self.skipped,
             "sessions": self.sessions,
             "calls": self.calls,
+            **({"interrupted": self.interrupted} if self.interrupted else {}),
         }
 
 
@@ -105,6 +108,11 @@ class Report:
     installer put the DLL in place (``rasemu check --install``): installer and uninstaller,
     both registry diffs (evidence dicts with a ``text`` line each), files and log; findings
     then carry ``extra["phase"]`` (install, run, uninstall).
+
+    ``partial`` is set when the run was interrupted (Ctrl-C, SIGTERM): ``reason``,
+    ``completed_scenarios``, ``interrupted_scenario`` (or None) and ``not_run``; a partial
+    report never passes. ``profile_source`` says how the profile was chosen when none was
+    given (``"dll-machine"``: from the DLL's PE machine; ``"default"``), None when given.
     """
 
     dlls: list[str]
@@ -123,6 +131,8 @@ class Report:
     traces: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     fail_on: str = "error"
     setup: dict[str, Any] | None = None
+    partial: dict[str, Any] | None = None
+    profile_source: str | None = None
 
     @property
     def dll(self) -> str:
@@ -152,8 +162,9 @@ class Report:
         """True when no finding fails the gate (the CLI's exit status 0).
 
         With the default gate (``error``) and no waivers: no finding has error severity.
+        A partial (interrupted) report never passes.
         """
-        return not any(self.gates(f) for f in self.findings)
+        return self.partial is None and not any(self.gates(f) for f in self.findings)
 
     def to_json(self) -> dict[str, Any]:
         """The report as a ``rasemu-report/1`` JSON object."""
@@ -164,6 +175,7 @@ class Report:
             "dll": self.dll,
             "dlls": list(self.dlls),
             "profile": self.profile,
+            **({"profile_source": self.profile_source} if self.profile_source else {}),
             "loader": self.loader,
             "strictness": self.strictness,
             "level_met": self.level_met,
@@ -177,6 +189,7 @@ class Report:
             "scenarios": [s.to_json() for s in self.scenarios],
             "dll_info": [dict(d) for d in self.dll_info],
             **({"setup": _plain(self.setup)} if self.setup is not None else {}),
+            **({"partial": _plain(self.partial)} if self.partial is not None else {}),
         }
 
     @classmethod
@@ -202,7 +215,7 @@ class Report:
             stats=dict(data["stats"]),
             scenarios=[
                 ScenarioSummary(s["name"], s["ok"], s["findings"], s["seconds"], s.get("skipped"),
-                                s.get("sessions", 0), s.get("calls", 0))
+                                s.get("sessions", 0), s.get("calls", 0), s.get("interrupted"))
                 for s in data["scenarios"]
             ],
             started=data.get("started", True),
@@ -212,6 +225,8 @@ class Report:
             schema=data["schema"],
             fail_on=data.get("fail_on", "error"),
             setup=dict(data["setup"]) if isinstance(data.get("setup"), Mapping) else None,
+            partial=dict(data["partial"]) if isinstance(data.get("partial"), Mapping) else None,
+            profile_source=data.get("profile_source"),
         )
 
 

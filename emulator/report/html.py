@@ -28,7 +28,7 @@ from emulator.abi.callbacks import SIGNATURES
 from emulator.conformance.findings import Finding, Severity
 from emulator.conformance.rules import RULES
 from emulator.report import Report, findings_by_rule, sort_findings
-from emulator.report.text import rule_title
+from emulator.report.text import partial_banner, profile_text, rule_title
 
 __all__ = [
     "PoolSeries",
@@ -704,7 +704,10 @@ def _verdict(r: Report) -> str:
         parts.append(f"{waived:,} waived")
     gate = str(getattr(r, "fail_on", "error"))
     tail = "" if gate == "error" else f" (gate: fail on {gate})"
-    return ("PASS" if r.passed else "FAIL") + " \u2014 " + ", ".join(parts) + tail
+    word = "PASS" if r.passed else "FAIL"
+    if r.partial is not None:
+        word = f"PARTIAL ({r.partial.get('reason') or 'interrupted'})"
+    return word + " \u2014 " + ", ".join(parts) + tail
 
 
 def _event_line(ev: Mapping[str, Any]) -> str:
@@ -874,7 +877,9 @@ def _scenario_section(r: Report, rid: str, pools: Mapping[str, PoolSeries]) -> s
         return ""
     rows = []
     for s in r.scenarios:
-        if s.skipped:
+        if s.interrupted:
+            res = f'<span class="res failed">{esc(s.interrupted)}</span>'
+        elif s.skipped:
             res = f'<span class="res skipped">skipped: {esc(s.skipped)}</span>'
         else:
             res = f'<span class="res {"ok" if s.ok else "failed"}">{"ok" if s.ok else "failed"}</span>'
@@ -989,7 +994,7 @@ def _header(r: Report, rid: str) -> str:
         counts.append(f'<div class="count waived"><b>{waived:,}</b><span>waived</span></div>')
     st = r.stats
     meta = [
-        ("profile", r.profile),
+        ("profile", profile_text(r)),
         ("loader", r.loader),
         ("strictness", r.strictness),
         ("fails on", _GATE.get(str(getattr(r, "fail_on", "error")), str(getattr(r, "fail_on", "")))),
@@ -1013,11 +1018,14 @@ def _header(r: Report, rid: str) -> str:
             reg.append(f'<li class="wrap">registered as <span class="mono">{esc(d["registered"])}</span>'
                        f" ({esc(how)})</li>")
     banner = ""
-    if not r.started:
+    if r.partial is not None:
+        banner += ('<div class="banner partial" role="alert"><strong>PARTIAL REPORT</strong> '
+                   f"{esc(partial_banner(r).removeprefix('PARTIAL REPORT: '))}</div>")
+    if not r.started and r.partial is None:
         banner = ('<div class="banner"><strong>The RAS service did not start with this DLL.</strong> '
                   "No session was run; the findings below say why (see R15 and the rules it names).</div>")
     return (f'<header class="hero{fail}"><div class="hero-top"><span class="badge{fail}">'
-            f'{"PASS" if r.passed else "FAIL"}</span><h1 class="wrap">{esc(names)}</h1></div>'
+            f'{"PARTIAL" if r.partial is not None else "PASS" if r.passed else "FAIL"}</span><h1 class="wrap">{esc(names)}</h1></div>'
             f'<p class="paths mono wrap">{esc(r.dll)}</p><p class="verdict">{esc(_verdict(r))}</p>'
             f'<div class="counts">{"".join(counts)}</div><dl class="meta">{dl}</dl>'
             + (f'<ul class="registered">{"".join(reg)}</ul>' if reg else "")
@@ -1074,7 +1082,10 @@ def render(reports: Sequence[Report]) -> str:
            "img-src data:; base-uri 'none'; form-action 'none'")
     passed = all(r.passed for r in reports)
     names = ", ".join(_stem(d) for r in reports for d in r.dlls)
-    title = f"rasemu {'PASS' if passed else 'FAIL'}: {_cut(clean(names), 120)}"
+    word = "PASS" if passed else "FAIL"
+    if any(r.partial is not None for r in reports):
+        word = "PARTIAL"
+    title = f"rasemu {word}: {_cut(clean(names), 120)}"
     contents = ""
     if len(reports) > 1:
         items = "".join(f'<li><a href="#r{k}">{esc(" + ".join(_stem(d) for d in r.dlls))}</a> '

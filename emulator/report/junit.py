@@ -83,6 +83,8 @@ def _suite(r: Report, dll: str, findings: list[Finding], timestamp: str, host: s
         ("rasemu.waived_rules", ",".join(x for x in rules if any(
             waiver_of(f) is not None for f in by_rule.get(x, ())))),
         ("rasemu.fail_on", r.fail_on),
+        *((("rasemu.partial", str(r.partial.get("reason") or "interrupted")),)
+          if r.partial is not None else ()),
         *((("rasemu.installer", str(r.setup.get("installer") or "")),
            ("rasemu.uninstaller", str(r.setup.get("uninstaller") or "")))
           if r.setup is not None else ()),
@@ -112,14 +114,32 @@ def _suite(r: Report, dll: str, findings: list[Finding], timestamp: str, host: s
                 r.setup is not None and rule in SETUP_RULES):
             skipped += 1
             ET.SubElement(case, "skipped", message="not checked: the service did not start")
+        elif r.partial is not None:
+            # an interrupted run: no failure seen is not a pass
+            skipped += 1
+            ET.SubElement(case, "skipped", message=f"not fully checked: the run was "
+                          f"{r.partial.get('reason') or 'interrupted'} (partial report)")
         if others:
             out = ET.SubElement(case, "system-out")
             out.text = "\n".join(f"[{f.severity.value}]{_phase(f)}{waived_note(f)} {f.message}"
                                  for f in others)
+    tests = len(rules)
+    if r.partial is not None and dll_rules:
+        # the scenarios that did not run to their end, each a skipped case saying why
+        reason = str(r.partial.get("reason") or "interrupted")
+        for s in r.scenarios:
+            if s.interrupted or (s.skipped or "").startswith("not run:"):
+                case = ET.SubElement(suite, "testcase", name=f"scenario {s.name}",
+                                     classname=f"{cls}.scenarios", time=f"{s.seconds:.3f}")
+                why = (f"interrupted while running: {reason}" if s.interrupted
+                       else f"not run: {reason}")
+                ET.SubElement(case, "skipped", message=why)
+                skipped += 1
+                tests += 1
     seconds = float(r.stats.get("seconds", 0.0))
     suite.attrib.update(
         name=_stem(dll),
-        tests=str(len(rules)),
+        tests=str(tests),
         failures=str(failures),
         errors="0",
         skipped=str(skipped),
@@ -131,7 +151,9 @@ def _suite(r: Report, dll: str, findings: list[Finding], timestamp: str, host: s
     )
     ET.SubElement(suite, "system-out").text = (
         f"profile {r.profile}, loader {r.loader}, level met: {r.level_met or 'none'}; scenarios: "
-        + ", ".join(f"{s.name}={'skipped' if s.skipped else ('ok' if s.ok else 'failed')}" for s in r.scenarios)
+        + ", ".join(f"{s.name}={'interrupted' if s.interrupted else 'skipped' if s.skipped else ('ok' if s.ok else 'failed')}"
+                    for s in r.scenarios)
+        + (f"\nPARTIAL: the run was {r.partial.get('reason') or 'interrupted'}" if r.partial is not None else "")
     )
     ET.SubElement(suite, "system-err")
     return suite

@@ -74,11 +74,37 @@ def waived_note(f: Finding) -> str:
     return f" (waived: {w.get('reason', '')})" if w is not None else ""
 
 
+def partial_banner(r: Report) -> str:
+    """The PARTIAL banner of an interrupted run ("" for a complete report)."""
+    p = r.partial
+    if p is None:
+        return ""
+    parts = [f"PARTIAL REPORT: the run was {p.get('reason') or 'interrupted'}."]
+    done = p.get("completed_scenarios") or []
+    parts.append("Completed scenarios: " + (", ".join(map(str, done)) if done else "none") + ".")
+    if p.get("interrupted_scenario"):
+        parts.append(f"Interrupted: {p['interrupted_scenario']}.")
+    if p.get("not_run"):
+        parts.append("Not run: " + ", ".join(map(str, p["not_run"])) + ".")
+    parts.append("The findings cover only what ran.")
+    return " ".join(parts)
+
+
+def profile_text(r: Report) -> str:
+    """The profile, and how it was chosen when no --profile was given."""
+    from emulator.conformance.run import AUTO_PROFILE_NOTE
+
+    note = AUTO_PROFILE_NOTE.get(r.profile_source or "")
+    return f"{r.profile} ({note})" if note else r.profile
+
+
 def _verdict(r: Report) -> str:
     open_ = [f for f in r.findings if waiver_of(f) is None]
     e, w, i = (sum(1 for f in open_ if f.severity is s)
                for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
     word = "PASS" if r.passed else "FAIL"
+    if r.partial is not None:
+        word = f"PARTIAL ({r.partial.get('reason') or 'interrupted'})"
     text = f"{word}: {e} error(s), {w} warning(s), {i} note(s)"
     if len(open_) != len(r.findings):
         text += f"; {len(r.findings) - len(open_)} waived"
@@ -95,7 +121,8 @@ def verdict(r: Report) -> str:
 def _scenario_line(r: Report) -> str:
     parts = []
     for s in r.scenarios:
-        mark = "skipped" if s.skipped else ("ok" if s.ok else "FAILED")
+        mark = ("INTERRUPTED" if s.interrupted else "skipped" if s.skipped
+                else ("ok" if s.ok else "FAILED"))
         parts.append(f"{s.name} {mark}")
     return ", ".join(parts) or "none"
 
@@ -111,14 +138,18 @@ def _loader_line(r: Report) -> str:
 
 def summary_line(reports: Sequence[Report]) -> str:
     """One line for ``--quiet``: how many runs passed, and the findings that count."""
-    failed = sum(1 for r in reports if not r.passed)
+    failed = sum(1 for r in reports if not r.passed and r.partial is None)
+    cut = sum(1 for r in reports if r.partial is not None)
     counts = {s: sum(1 for r in reports for f in r.findings
                      if f.severity is s and waiver_of(f) is None) for s in Severity}
     waived = sum(len(r.waived) for r in reports)
     word = "PASS" if not failed else "FAIL"
+    stopped = next((r.partial for r in reports if r.partial is not None), None)
+    if stopped is not None:
+        word = f"PARTIAL ({stopped.get('reason') or 'interrupted'})"
     dlls = sum(len(r.dlls) for r in reports)
-    text = (f"{word}: {dlls} DLL(s) in {len(reports)} run(s), {len(reports) - failed} passed, "
-            f"{failed} failed; {counts[Severity.ERROR]} error(s), "
+    text = (f"{word}: {dlls} DLL(s) in {len(reports)} run(s), {len(reports) - failed - cut} passed, "
+            f"{failed} failed{f', {cut} partial' if cut else ''}; {counts[Severity.ERROR]} error(s), "
             f"{counts[Severity.WARNING]} warning(s), {counts[Severity.INFO]} note(s)")
     if waived:
         text += f", {waived} waived"
@@ -180,10 +211,13 @@ def render_plain(reports: Sequence[Report]) -> str:
         if n:
             out.append("")
         out.append(f"rasemu {r.version} conformance report")
+        banner = partial_banner(r)
+        if banner:
+            out.append(f"*** {banner} ***")
         out.append(f"  DLL        {r.dll}")
         for line in _registered_lines(r):
             out.append(f"  registered {line}")
-        out.append(f"  profile    {r.profile}")
+        out.append(f"  profile    {profile_text(r)}")
         out.append(f"  loader     {_loader_line(r)}")
         out.append(f"  started    {'yes' if r.started else 'no (the service would not start)'}")
         out.append(f"  level met  {_level_line(r)}")
@@ -229,7 +263,7 @@ def print_rich(reports: Sequence[Report], console: Any) -> None:
         for k, v in (
             ("DLL", r.dll),
             *(("registered", line) for line in _registered_lines(r)),
-            ("profile", r.profile),
+            ("profile", profile_text(r)),
             ("loader", _loader_line(r)),
             ("started", "yes" if r.started else "[red]no (the service would not start)[/]"),
             ("level met", _level_line(r)),
@@ -238,13 +272,16 @@ def print_rich(reports: Sequence[Report], console: Any) -> None:
         ):
             head.add_row(k, v if k == "started" else escape(v))
         console.print(f"[bold]rasemu {escape(r.version)} conformance report[/]")
+        if r.partial is not None:
+            console.print(f"[bold reverse yellow] {escape(partial_banner(r))} [/]")
         console.print(head)
         if r.scenarios:
             sc = Table(title="Scenarios", title_justify="left", show_edge=False)
             for col in ("scenario", "result", "findings", "sessions", "seconds"):
                 sc.add_column(col, justify="right" if col in ("findings", "sessions", "seconds") else "left")
             for s in r.scenarios:
-                res = (f"[dim]skipped: {escape(s.skipped)}[/]" if s.skipped
+                res = (f"[bold yellow]{escape(s.interrupted)}[/]" if s.interrupted
+                       else f"[dim]skipped: {escape(s.skipped)}[/]" if s.skipped
                        else ("[green]ok[/]" if s.ok else "[red]failed[/]"))
                 sc.add_row(escape(s.name), res, str(s.findings), str(s.sessions), f"{s.seconds:.2f}")
             console.print(sc)

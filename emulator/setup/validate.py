@@ -167,6 +167,19 @@ def _run(installer: Installer, env: SetupEnv, phase: str) -> None:
     installer.run(env)
 
 
+def _uninstaller_failed(path: str, exc: InputError) -> Finding:
+    """R06: the uninstaller did not run to its end (``exc`` says why and where)."""
+    at = exc.where or path
+    if exc.line is not None:
+        at += f":{exc.line}"
+    return Finding(
+        "R06", Severity.ERROR,
+        f"the uninstaller failed at {at}: {exc.message}; whatever it was to remove after that "
+        "point stays behind",
+        ({"uninstaller": path, "at": at, "error": exc.message},),
+        subject=path, extra={"phase": "uninstall"})
+
+
 class SetupSession:
     """One installer (and uninstaller) run in a sandbox, in stages: :meth:`install`, then
     :meth:`uninstall`. Between them, :attr:`registry` and :attr:`fs` hold the installed state
@@ -253,16 +266,28 @@ class SetupSession:
                       if self.files_before.get(p) != d}
         return self.install_findings
 
-    def uninstall(self) -> list[Finding]:
-        """Run the uninstaller (none: no findings) and return the R06/R07 findings."""
+    def uninstall(self, *, keep_going: bool = False) -> list[Finding]:
+        """Run the uninstaller (none: no findings) and return the R06/R07 findings.
+
+        An uninstaller that fails (raises, exits non-zero, a syntax error) is an InputError;
+        with ``keep_going`` it is an R06 finding instead (the message names the failure and
+        its file:line when known) and R06/R07 are checked on what it left behind.
+        """
         if self.installed is None:
             raise RuntimeError("install() must run before uninstall()")
         if self.uninstaller is None:
             return []
-        _run(self.uninstaller, self.env, "uninstall")
+        failed: list[Finding] = []
+        try:
+            _run(self.uninstaller, self.env, "uninstall")
+        except InputError as exc:
+            if not keep_going:
+                raise
+            self.log.add("failed", f"uninstall: {exc}")
+            failed.append(_uninstaller_failed(str(self.uninstaller.path), exc))
         after = self.registry.snapshot()
         self.uninstall_diff = diff(self.before, after)
-        self.uninstall_findings = check_uninstall(UninstallContext(
+        self.uninstall_findings = failed + check_uninstall(UninstallContext(
             self.profile, self.before, self.installed, after, self.uninstall_diff,
             str(self.uninstaller.path)))
         files_after = self.fs.state()

@@ -145,10 +145,34 @@ def test_check_good_passes_in_every_format(tmp_path: Path) -> None:
 @needs_loaders
 def test_a_dll_that_cannot_load_is_a_finding_not_an_input_error() -> None:
     dll32 = ROOT / "fixtures" / "dlls" / "prebuilt" / "good32.dll"
-    res = rasemu("check", "--scenario", "basic", "--format", "json", dll32)  # 64-bit profile
+    res = rasemu("check", "--scenario", "basic", "--format", "json", "--profile", "win7-x64", dll32)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     doc = json.loads(res.stdout)
     assert doc["started"] is False and [f["rule"] for f in doc["findings"] if f["severity"] == "error"] == ["R17"]
+    assert "profile_source" not in doc  # an explicit profile is just that
+
+
+@needs_loaders
+def test_without_a_profile_a_32_bit_dll_runs_on_win7_x86() -> None:
+    dll32 = ROOT / "fixtures" / "dlls" / "prebuilt" / "good32.dll"
+    res = rasemu("check", "--scenario", "basic", "--format", "json", dll32)
+    assert res.returncode == 0, res.stdout + res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["profile"] == "win7-x86" and doc["profile_source"] == "dll-machine"
+    assert doc["started"] is True and doc["summary"]["error"] == 0
+    text = rasemu("check", "--scenario", "basic", dll32).stdout
+    assert "profile    win7-x86 (chosen from the DLL's machine; use --profile to choose)" in text
+
+
+@needs_loaders
+def test_without_a_profile_mixed_bitness_dlls_are_checked_one_by_one() -> None:
+    pre = ROOT / "fixtures" / "dlls" / "prebuilt"
+    res = rasemu("check", "--scenario", "basic", "--format", "json", pre / "good32.dll", pre / "good64.dll")
+    assert res.returncode == 0, res.stdout + res.stderr
+    doc = json.loads(res.stdout)
+    assert [(r["profile"], len(r["dlls"])) for r in doc["reports"]] == [("win7-x86", 1), ("win7-x64", 1)]
+    run = rasemu("run", "--scenario", "basic", pre / "good32.dll", pre / "good64.dll")
+    assert run.returncode == 2 and "different bitness" in run.stderr and "--profile" in run.stderr
 
 
 @needs_loaders

@@ -77,3 +77,38 @@ def test_max_length_names_fit() -> None:  # R42, R71
                 S.pack_array(a, 64)
             else:
                 S.pack(a, 64)
+
+
+def test_formatted_addresses_follow_changes() -> None:
+    """server/remote are formatted once per address, and re-formatted when it changes (R33)."""
+    s = session(3, "carol", None)
+    assert (s.server, s.remote) == ("", "")
+    s.address = IPv4Address("10.1.2.1")
+    assert (s.server, s.remote) == ("10.1.2.2", "10.1.2.1")
+    s.address = IPv4Address("10.1.2.9")
+    assert (s.server, s.remote) == ("10.1.2.1", "10.1.2.9")
+    s.server_address = IPv4Address("10.9.9.9")
+    assert (s.server, s.remote) == ("10.9.9.9", "10.1.2.9")
+    s.server_address = None
+    s.address = None
+    assert (s.server, s.remote) == ("", "")
+
+
+@pytest.mark.parametrize("sid", [1, 0xFFFF, 1 << 64, (1 << 96) - 1])
+def test_guid_filled_in_place_equals_the_derived_guid(sid: int) -> None:
+    s = C.SessionInfo(sid, "u", "p")
+    g = S.GUID(Data1=5, Data4=b"x" * 8)
+    s.set_guid(g)
+    assert g == s.guid and g.to_uuid() == s.guid.to_uuid()
+
+
+def test_argument_summariser_matches_the_generic_form() -> None:
+    from emulator.host.engine import _arg_summariser
+
+    fns = (None, False, C.dotted, None)
+    summ = _arg_summariser(fns)
+    assert summ(("alice", object(), 0x0500000A, 7)) == ["alice", None, "10.0.0.5", 7]
+    # a call with fewer or more arguments than parameters: the generic form (zip) decides
+    assert summ(("alice",)) == ["alice"]
+    assert summ(("a", 1, 0x0100007F, 2, "extra")) == ["a", None, "127.0.0.1", 2]
+    assert _arg_summariser(())(()) == []

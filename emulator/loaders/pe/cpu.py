@@ -359,7 +359,7 @@ class Emulator:
             if s.vsize <= 0:
                 continue
             perms = perms_of(s.readable, s.writable, s.executable)
-            self.mem.protect(base + s.rva, page_up(s.vsize), perms)
+            self.mem.protect(base + s.rva, s.vsize, perms)  # protect() rounds to whole pages
             if s.executable:
                 self.image_region.code.append((base + s.rva, base + s.rva + page_up(s.vsize)))
 

@@ -124,6 +124,10 @@ class PeImage:
 _RELOC_WIDTH = {1: 2, 2: 2, 3: 4, 10: 8}  # HIGH, LOW, HIGHLOW, DIR64
 
 
+def _sym(name: bytes | None, ordinal: int | None) -> str:
+    return name.decode("latin-1") if name else f"#{ordinal}"
+
+
 def _page_up(n: int) -> int:
     return (n + 0xFFF) & ~0xFFF
 
@@ -177,6 +181,12 @@ def _build(pe: pefile.PE, where: str, data: bytes) -> PeImage:
             f"({MAX_IMAGE_SIZE >> 20} MiB); the PE header is corrupt",
             where=where,
         )
+    if base & 0xFFFF or base + size > (1 << (64 if machine == "x64" else 32)):
+        raise LoadError(
+            f"ImageBase 0x{base:x} is not a multiple of 64 KiB or the image does not fit the "
+            f"{'64' if machine == 'x64' else '32'}-bit address space; the PE header is corrupt",
+            where=where,
+        )
     if int(oh.SizeOfHeaders) > size:
         raise LoadError(
             f"SizeOfHeaders 0x{int(oh.SizeOfHeaders):x} exceeds SizeOfImage 0x{size:x}; "
@@ -221,6 +231,12 @@ def _build(pe: pefile.PE, where: str, data: bytes) -> PeImage:
         name = exp.name
         img.export_dll_name = name.decode("latin-1") if isinstance(name, bytes) else ""
         for sym in exp.symbols:
+            if sym.address is None and not sym.forwarder:
+                raise LoadError(
+                    f"export {_sym(sym.name, sym.ordinal)} has no valid address (its "
+                    "AddressOfFunctions entry is unreadable); the export directory is corrupt",
+                    where=where,
+                )
             img.exports.append(
                 Export(
                     name=sym.name.decode("latin-1") if sym.name else None,
@@ -236,13 +252,21 @@ def _build(pe: pefile.PE, where: str, data: bytes) -> PeImage:
         for entry in getattr(pe, attr, None) or ():
             dll = entry.dll.decode("latin-1") if entry.dll else "?"
             for imp in entry.imports:
+                iat_rva = int(imp.address) - base
+                if not 0 <= iat_rva <= size - (8 if machine == "x64" else 4):
+                    raise LoadError(
+                        f"the import address table slot of {dll}!{_sym(imp.name, imp.ordinal)} "
+                        f"(RVA 0x{iat_rva & 0xFFFFFFFFFFFFFFFF:x}) lies outside the image "
+                        f"(SizeOfImage 0x{size:x}); the import directory is corrupt",
+                        where=where,
+                    )
                 by_ord = bool(imp.import_by_ordinal) or imp.name is None
                 img.imports.append(
                     Import(
                         dll=dll,
                         name=None if by_ord else imp.name.decode("latin-1"),
                         ordinal=int(imp.ordinal) if by_ord and imp.ordinal is not None else None,
-                        iat_rva=int(imp.address) - base,
+                        iat_rva=iat_rva,
                         delayed=delayed,
                     )
                 )
