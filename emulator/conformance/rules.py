@@ -539,17 +539,17 @@ RULES: dict[str, Rule] = {
 AMBIGUITIES: dict[str, str] = {
     "AMBIG-1": "Required export set differs between [S2], [S1] and Microsoft's samples [S22][S23] (§2.3).",
     "AMBIG-2": "Variant precedence (…, 2, 3, Ex; export vs. InitializeDllEx table) is not documented (§2.4).",
-    "AMBIG-3": "Order of ReleaseIpAddress vs. ConnectionHangup, and whether hang-up/release follow a refused",
-    "AMBIG-4": "InitializeDllEx: direction of the table (host-filled vs. DLL-filled) is not stated; its",
+    "AMBIG-3": "Order of ReleaseIpAddress vs. ConnectionHangup, and whether hang-up/release follow a refused accept on post-2000 hosts; whether later DLLs are still called after an earlier DLL refuses.",
+    "AMBIG-4": 'InitializeDllEx: direction of the table (host-filled vs. DLL-filled) is not stated; its description even says RRAS "calls MprAdminInitializeDll" [api:mpradmininitializedllex].',
     "AMBIG-5": "Byte order of `DWORD`/`IPADDR` addresses: undocumented; network order inferred from [S22].",
-    "AMBIG-6": "ReleaseIpv6AddressForUser: doc says it returns NO_ERROR; mingw declares `DWORD CALLBACK`;",
+    "AMBIG-6": 'ReleaseIpv6AddressForUser: doc says it returns NO_ERROR; mingw declares `DWORD CALLBACK`; windows-rs\' pointer type returns nothing (`extern "system"`) [S14][S21]; a public copy of the SDK mprapi.h (repo not identified by the index) declares the export with no convention macro (`__cdecl` on x86). On x86 rasemu should measure ESP after the call instead of assuming.',
     "AMBIG-7": 'AcceptNewConnectionEx page says "no return value" but prototype and pointer type return BOOL.',
     "AMBIG-8": "First-exporting-DLL rule is stated for IPv4 only, not IPv6.",
     "AMBIG-9": 'NT 4.0: "all four required" vs. "if GetIp not implemented, pool/DHCP is used" on one page [S4].',
     "AMBIG-10": "RAS_FLAGS_ARAP_CONNECTION and RAS_FLAGS_IKEV2_CONNECTION share 0x10.",
-    "AMBIG-11": 'The MprAdminReleaseIpAddress page carries a stray "link hang-up" remark copied from',
+    "AMBIG-11": 'The MprAdminReleaseIpAddress page carries a stray "link hang-up" remark copied from AcceptNewLink; ignore it.',
     "AMBIG-12": 'Callback-table rule "either LinkHangup or AcceptNewLink" vs. [S2] "both required".',
-    "AMBIG-13": "Original NT 4.0 RasAdminGetIpAddressForUser reference text is not available in any corpus",
+    "AMBIG-13": "Original NT 4.0 RasAdminGetIpAddressForUser reference text is not available in any corpus searched; its in/out semantics are inferred from the MprAdmin analogue [S8].",
 }
 
 

@@ -168,6 +168,9 @@ class RunInterrupted(KeyboardInterrupt):
         self.reports = reports
         super().__init__(reason)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RunInterrupted, (self.reason, self.exit_code, self.reports))
+
 
 @contextlib.contextmanager
 def _shielded() -> Any:
@@ -452,16 +455,24 @@ def _run_parallel(plan: list[tuple[list[Path], Profile]], jobs: int, loader: str
                   call_timeout: float, keep_traces: bool,
                   progress: Callable[[int, Report], None] | None,
                   source: str | None) -> list[Report]:
-    """Each group in a worker process; nothing is shared between workers but the arguments."""
+    """Each group in a worker process; nothing is shared between workers but the arguments.
+
+    On an interruption the workers stop as orderly as a run in this process (their partial
+    reports come back) within :data:`STOP_GRACE` seconds and a little; then they are ended.
+    """
+    import multiprocessing
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     out: list[Report | None] = [None] * len(plan)
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(plan)))
+    stop = multiprocessing.get_context().Event()
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(plan)), initializer=_worker_init,
+                               initargs=(stop,))
+    futures: dict[Any, int] = {}
     try:
         futures = {
-            pool.submit(_run_group, g, prof, loader, isolate, strictness, scenarios,
-                        call_timeout, keep_traces, _default_factory): k
+            pool.submit(_worker_run, g, prof, loader, isolate, strictness, scenarios,
+                        call_timeout, keep_traces): k
             for k, (g, prof) in enumerate(plan)
         }
         pending = set(futures)
@@ -490,7 +501,20 @@ def _run_parallel(plan: list[tuple[list[Path], Profile]], jobs: int, loader: str
     except KeyboardInterrupt as exc:
         with _shielded():
             reason, code = interrupt_info(exc)
-            _end_workers(pool)
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            stop.set()
+            with contextlib.suppress(Exception):
+                pool.shutdown(wait=False, cancel_futures=True)
+            wait(list(futures), timeout=STOP_GRACE + 3.0)
+            for fut, k in futures.items():
+                if out[k] is not None or not fut.done() or fut.cancelled():
+                    continue
+                got = fut.exception()
+                if isinstance(got, RunInterrupted) and got.reports:
+                    out[k] = _relabel(got.reports[0], reason)
+                elif got is None:
+                    out[k] = fut.result()
+            _end_workers(procs)
             reports = []
             for k, (g, prof) in enumerate(plan):
                 rep = out[k] or _not_run_report(g, prof, loader, strictness, scenarios, reason)
@@ -501,14 +525,81 @@ def _run_parallel(plan: list[tuple[list[Path], Profile]], jobs: int, loader: str
     return [r for r in out if r is not None]
 
 
-def _end_workers(pool: Any) -> None:
-    """Stop a process pool now: pending work cancelled, workers terminated and reaped."""
-    procs = list(getattr(pool, "_processes", {}).values())
-    with contextlib.suppress(Exception):
-        pool.shutdown(wait=False, cancel_futures=True)
+# -- worker side of _run_parallel: the parent's stop event interrupts the group being checked
+_WORKER_STOP: Any = None
+_WORKER_ACTIVE = False
+
+
+def _worker_init(stop: Any) -> None:
+    """In a worker: SIGTERM ends it plainly (the parent decides), SIGINT interrupts only a
+    group being checked, and the parent's ``stop`` event interrupts it as SIGINT would."""
+    global _WORKER_STOP
+    _WORKER_STOP = stop
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if _WORKER_ACTIVE:
+            raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, on_sigint)
+
+    def watch() -> None:
+        import _thread
+
+        stop.wait()
+        if _WORKER_ACTIVE:
+            if os.name == "posix":  # a real signal also wakes a blocking system call
+                os.kill(os.getpid(), signal.SIGINT)
+            else:
+                _thread.interrupt_main(signal.SIGINT)
+
+    threading.Thread(target=watch, name="rasemu-stop", daemon=True).start()
+
+
+def _worker_run(files: list[Path], prof: Profile, loader: str, isolate: bool | None,
+                strictness: Strictness, scenarios: list[Scenario], call_timeout: float,
+                keep_traces: bool) -> Report:
+    global _WORKER_ACTIVE
+    _WORKER_ACTIVE = True
+    try:
+        if _WORKER_STOP is not None and _WORKER_STOP.is_set():
+            raise KeyboardInterrupt
+        return _run_group(files, prof, loader, isolate, strictness, scenarios, call_timeout,
+                          keep_traces, _default_factory)
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, RunInterrupted):
+            raise
+        reason, code = interrupt_info(exc)
+        raise RunInterrupted(reason, code, [_not_run_report(files, prof, loader, strictness,
+                                                            scenarios, reason)]) from None
+    finally:
+        _WORKER_ACTIVE = False
+
+
+def _relabel(rep: Report, reason: str) -> Report:
+    """``rep`` (partial, from a worker) with the parent's reason for the interruption."""
+    import dataclasses
+
+    old = (rep.partial or {}).get("reason")
+    if rep.partial is None or not old or old == reason:
+        return rep
+    rep.partial = {**rep.partial, "reason": reason}
+    rep.scenarios = [
+        dataclasses.replace(
+            s, interrupted=reason if s.interrupted else None,
+            skipped=(s.skipped.replace(old, reason) if s.skipped else s.skipped))
+        for s in rep.scenarios]
+    return rep
+
+
+def _end_workers(procs: list[Any]) -> None:
+    """End worker processes still running (terminate, then kill) and reap them."""
     for proc in procs:
         with contextlib.suppress(Exception):
-            proc.terminate()
+            if proc.is_alive():
+                proc.terminate()
     for proc in procs:
         with contextlib.suppress(Exception):
             proc.join(STOP_GRACE)

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from bench import fuzz
 from emulator.errors import LoadError
-from emulator.loaders.pe.image import MAX_IMAGE_SIZE, parse_pe
 from emulator.loaders.pe import loader as loader_module
+from emulator.loaders.pe.image import MAX_IMAGE_SIZE, parse_pe
 from emulator.loaders.pe.loader import PeLoader
 
 from .helpers import check

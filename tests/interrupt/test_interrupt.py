@@ -233,3 +233,31 @@ def test_killing_the_native_child_from_outside_keeps_the_report_complete(tmp_pat
             assert "SIGKILL" in f["message"]
     assert not _alive(killed[0])
     assert not [k for k in _children(proc.pid) if _alive(k)]
+
+
+def test_ctrl_c_at_a_terminal_stops_parallel_workers_with_their_partial_reports(tmp_path: Path) -> None:
+    # a terminal's Ctrl-C reaches the whole process group: the CLI and its workers
+    out = tmp_path / "out.json"
+    ready = tmp_path / "ready"
+    env = {**os.environ, "RASEMU_TEST_READY_ON": str(READY_ON), "RASEMU_TEST_READY_FILE": str(ready)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "check", str(SLOW), str(SLOW), str(SLOW), "--jobs", "2",
+         "-o", str(out), "--format", "json"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    workers = _children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _stdout, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    doc = json.loads(out.read_text())
+    reps = doc["reports"]
+    assert len(reps) == 3 and all(r["partial"]["reason"] == "interrupted by SIGINT" for r in reps)
+    # at least the worker that reached its 20th request kept what it did
+    assert any(r["partial"]["interrupted_scenario"] == "many-users"
+               and "basic" in r["partial"]["completed_scenarios"] for r in reps)
+    time.sleep(0.2)
+    assert not [w for w in workers if _alive(w)]
