@@ -72,6 +72,8 @@ __all__ = [
     "offsetof",
     "pack",
     "pack_array",
+    "pack_array_reference",
+    "pack_reference",
     "sizeof",
     "unpack",
     "unpack_array",

@@ -217,8 +217,40 @@ def _salvage(host: HostLike | None) -> tuple[list[Finding], list[dict[str, Any]]
     t = threading.Thread(target=work, name="rasemu-salvage", daemon=True)
     t.start()
     t.join(STOP_GRACE)
+    if t.is_alive():
+        # the DLL does not answer (a hung call): end its child processes so the stop can finish;
+        # what that kill causes (a "child died" fault) is rasemu's doing, not a finding
+        before = _bounded(lambda: list(host.findings), 0.5) or []
+        _kill_children(host)
+        t.join(1.0)
+        return before, list(out.get("trace", [])), dict(out.get("stats", {}))
     return (list(out.get("findings", [])), list(out.get("trace", [])),
             dict(out.get("stats", {})))
+
+
+def _bounded(fn: Callable[[], Any], seconds: float) -> Any:
+    """``fn()`` in a helper thread; None when it raises or takes longer than ``seconds``."""
+    box: list[Any] = []
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            box.append(fn())
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    return box[0] if box else None
+
+
+def _kill_children(host: HostLike) -> None:
+    """Kill the child processes of the host's isolated DLL instances (best-effort)."""
+    kill = getattr(signal, "SIGKILL", signal.SIGTERM)
+    for d in list(getattr(host, "dlls", []) or []):
+        for inst in (getattr(d, "ip", None), getattr(d, "conn", None)):
+            pid = getattr(inst, "child_pid", None)
+            if isinstance(pid, int) and pid > 0:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, kill)
 
 
 def _not_run_report(files: list[Path], prof: Profile, loader: str, strictness: Strictness,

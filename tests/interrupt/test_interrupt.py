@@ -261,3 +261,62 @@ def test_ctrl_c_at_a_terminal_stops_parallel_workers_with_their_partial_reports(
                and "basic" in r["partial"]["completed_scenarios"] for r in reps)
     time.sleep(0.2)
     assert not [w for w in workers if _alive(w)]
+
+
+def _launch(tmp: Path, *args: str | Path) -> tuple[subprocess.Popen[str], Path]:
+    ready = tmp / "ready"
+    env = {**os.environ, "RASEMU_TEST_READY_ON": str(READY_ON), "RASEMU_TEST_READY_FILE": str(ready),
+           "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "emulator", *map(str, args)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), ready
+
+
+def test_rasemu_run_writes_a_partial_report_and_a_valid_trace(tmp_path: Path) -> None:
+    out, trace = tmp_path / "out.json", tmp_path / "trace.jsonl"
+    proc, ready = _launch(tmp_path, "run", SLOW, "--scenario", "many-users", "--trace", trace,
+                          "--format", "json", "-o", out)
+    rc, _stdout, err = _interrupt(proc, ready, signal.SIGTERM)
+    assert rc == 143, err
+    doc = json.loads(out.read_text())
+    assert doc["partial"] == {"reason": "interrupted by SIGTERM", "completed_scenarios": [],
+                              "interrupted_scenario": "many-users", "not_run": []}
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert len(events) > READY_ON and events[-1]["call"] == "MprAdminTerminateDll"
+
+
+def test_install_run_uninstall_interrupted_keeps_the_install_phase(tmp_path: Path) -> None:
+    pytest.importorskip("pyfakefs")
+    inst = ROOT / "fixtures" / "installers"
+    out = tmp_path / "out.json"
+    proc, ready = _launch(tmp_path, "check", SLOW, "--install", inst / "good_install.py",
+                          "--uninstall", inst / "good_uninstall.py", "--dll-name",
+                          "contoso_rasadm.dll", "--format", "json", "-o", out)
+    rc, _stdout, err = _interrupt(proc, ready, signal.SIGINT)
+    assert rc == 130, err
+    doc = json.loads(out.read_text())
+    assert doc["partial"]["interrupted_scenario"] == "many-users"
+    assert doc["partial"]["not_run"][-1] == "uninstall"
+    assert doc["setup"]["install_diff"] and doc["setup"]["uninstall_diff"] is None
+    assert "[note] uninstall: not run (interrupted by SIGINT)" in doc["setup"]["log"]
+
+
+def test_a_hung_isolated_call_does_not_hold_up_the_stop(tmp_path: Path) -> None:
+    # GetIpAddressForUser never returns; the per-call limit (60 s) is far away when SIGTERM comes
+    out = tmp_path / "out.json"
+    proc, _ready = _launch(tmp_path, "check", ROOT / "fixtures" / "standins" / "bad_hang.py",
+                           "--loader", "python", "--isolate", "--timeout", "60",
+                           "--scenario", "basic", "--format", "json", "-o", out)
+    deadline = time.monotonic() + 30
+    kids: list[int] = []
+    while not kids and proc.poll() is None and time.monotonic() < deadline:
+        kids = _children(proc.pid)
+        time.sleep(0.05)
+    time.sleep(1.0)  # loaded and inside the hung call
+    proc.send_signal(signal.SIGTERM)
+    _stdout, err = proc.communicate(timeout=30)  # hang guard only
+    assert proc.returncode == 143, err
+    doc = json.loads(out.read_text())
+    assert doc["partial"]["interrupted_scenario"] == "basic"
+    # the child rasemu had to kill is not blamed on the DLL
+    assert not [f for f in doc["findings"] if "killed" in f["message"]]
+    assert kids and not [k for k in kids if _alive(k)]
