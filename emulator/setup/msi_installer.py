@@ -104,10 +104,8 @@ def _run_tool(args: list[str], path: Path) -> str:
         err = proc.stderr.decode("utf-8", "replace")
         detail = next((ln.strip() for ln in err.splitlines()
                        if ln.strip() and "WARNING" not in ln), err.strip()) or "no message"
-        raise InputError(
-            f"damaged or unreadable Windows Installer package: {Path(args[0]).name} "
-            f"{' '.join(args[1:-2] + args[-1:]) if len(args) > 2 else ''} failed ({detail})",
-            where=str(path))
+        raise InputError(f"damaged or unreadable Windows Installer package: "
+                         f"{Path(args[0]).name} {args[1]} failed ({detail})", where=str(path))
     return proc.stdout.decode("utf-8", "replace")
 
 
@@ -287,7 +285,7 @@ def _int(value: str | None, what: str, where: str) -> int:
         raise InputError(f"{what} is {value!r}, expected an integer", where=where) from None
 
 
-def load_package(path: Path, os_bits: int, environ: dict[str, str]) -> Package:
+def load_package(path: Path, os_bits: int) -> Package:
     """Read and resolve an .msi for a ``os_bits`` Windows; InputError for unusable input."""
     db = open_database(path)
     where = str(path)
@@ -360,10 +358,7 @@ def load_package(path: Path, os_bits: int, environ: dict[str, str]) -> Package:
 
     for did in rows:
         resolve(did)
-    for did, value in directories.items():
-        props.setdefault(did, value)
-        if did not in fixed:
-            props[did] = value
+    props.update(directories)  # directory ids are properties holding their paths
 
     files = db.table("File")
     file_paths: dict[str, str] = {}
@@ -390,7 +385,6 @@ def load_package(path: Path, os_bits: int, environ: dict[str, str]) -> Package:
         if components[cid].condition:
             skipped.append(f"component {cid}: condition {components[cid].condition!r} not "
                            "evaluated; the component is installed")
-    props.update({k: v for k, v in environ.items() if k not in props and False})
     return Package(path, platform_bits, props, components, installed, directories, fixed,
                    dir_parent, files, file_paths, db.table("Registry"),
                    db.table("RemoveRegistry"), db.table("CreateFolder"), skipped)
@@ -480,8 +474,7 @@ class Formatter:
         level = 0
         i = start
         while i < len(text):
-            if open_ == "[" and text.startswith("[\\", i) and i + 3 < len(text) + 1 \
-                    and text[i + 3:i + 4] == "]":
+            if open_ == "[" and text.startswith("[\\", i) and text[i + 3:i + 4] == "]":
                 i += 4
                 if level == 0:
                     return i - 1
@@ -616,7 +609,7 @@ class MsiInstaller(Installer):
 
     def run(self, env: SetupEnv) -> None:
         """Install (or uninstall) the package against ``env``."""
-        pkg = load_package(self.path, env.os_bits, env.environ)
+        pkg = load_package(self.path, env.os_bits)
         installed = set(pkg.installed)
         fmt = Formatter(pkg, env.environ, installed)
         what = "uninstall" if self.uninstall else "install"
