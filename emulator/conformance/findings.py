@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from emulator.conformance.rules import RULES
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How bad a finding is; ``ERROR`` fails a conformance gate by default."""
 
     ERROR = "error"
