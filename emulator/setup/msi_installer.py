@@ -699,8 +699,11 @@ class MsiInstaller(Installer):
         for row in pkg.create_folders:
             if row.get("Component_") in pkg.installed:
                 comp = pkg.components[row.get("Component_") or ""]
-                path, bits = self._file_target(pkg.directories[row.get("Directory_") or ""]
-                                               .rstrip("\\"), comp.bits, env.os_bits)
+                folder = pkg.directories.get(row.get("Directory_") or "")
+                if folder is None:
+                    raise InputError(f"CreateFolder names directory {row.get('Directory_')!r}, "
+                                     "which is not in the Directory table", where=str(self.path))
+                path, bits = self._file_target(folder.rstrip("\\"), comp.bits, env.os_bits)
                 env.fs.mkdir(path, bits)
         payloads = self._payloads(env, pkg) if pkg.files else {}
         for f in pkg.files:
@@ -830,12 +833,12 @@ class MsiInstaller(Installer):
                 env.log.add("action", f"deleted {pkg.file_paths[key]}", self._where("File", key))
             dirs.append((comp.directory, comp.bits))
         for row in pkg.create_folders:
-            comp = pkg.components.get(row.get("Component_") or "")
-            if comp is not None and comp.id in pkg.installed:
-                dirs.append((row.get("Directory_") or "", comp.bits))
+            owner = pkg.components.get(row.get("Component_") or "")
+            if owner is not None and owner.id in pkg.installed:
+                dirs.append((row.get("Directory_") or "", owner.bits))
         for did, bits in dirs:
             cur: str | None = did
-            while cur is not None and cur not in pkg.fixed_dirs:
+            while cur is not None and cur not in pkg.fixed_dirs and cur in pkg.directories:
                 path, wbits = self._file_target(pkg.directories[cur].rstrip("\\"), bits,
                                                 env.os_bits)
                 if not env.fs.rmdir(path, wbits):
