@@ -73,6 +73,41 @@ ROOTS: Final[dict[str, str]] = {
 #: Roots stored as trees; HKEY_CLASSES_ROOT is a merged view of two of them.
 PHYSICAL_ROOTS: Final = (HKEY_LOCAL_MACHINE, HKEY_CURRENT_USER, HKEY_USERS, HKEY_CURRENT_CONFIG)
 
+# -- Windows API values (winreg.h / winnt.h), shared by emulator.registry.winreg and the PE
+# loader's advapi32; they are the same numbers in both, so they are defined here only.
+
+#: Predefined key handle values by full root name (the last two have no tree in the model).
+HKEY_HANDLES: Final[dict[str, int]] = {
+    HKEY_CLASSES_ROOT: 0x80000000,
+    HKEY_CURRENT_USER: 0x80000001,
+    HKEY_LOCAL_MACHINE: 0x80000002,
+    HKEY_USERS: 0x80000003,
+    "HKEY_PERFORMANCE_DATA": 0x80000004,
+    HKEY_CURRENT_CONFIG: 0x80000005,
+    "HKEY_DYN_DATA": 0x80000006,
+}
+
+KEY_QUERY_VALUE: Final = 0x0001
+KEY_SET_VALUE: Final = 0x0002
+KEY_CREATE_SUB_KEY: Final = 0x0004
+KEY_ENUMERATE_SUB_KEYS: Final = 0x0008
+KEY_NOTIFY: Final = 0x0010
+KEY_CREATE_LINK: Final = 0x0020
+KEY_WOW64_64KEY: Final = 0x0100
+KEY_WOW64_32KEY: Final = 0x0200
+READ_CONTROL: Final = 0x00020000
+KEY_READ: Final = READ_CONTROL | KEY_QUERY_VALUE | KEY_ENUMERATE_SUB_KEYS | KEY_NOTIFY  # 0x20019
+KEY_WRITE: Final = READ_CONTROL | KEY_SET_VALUE | KEY_CREATE_SUB_KEY  # 0x20006
+KEY_EXECUTE: Final = KEY_READ
+KEY_ALL_ACCESS: Final = 0x000F003F
+MAXIMUM_ALLOWED: Final = 0x02000000
+
+REG_OPTION_VOLATILE: Final = 0x1
+REG_OPTION_CREATE_LINK: Final = 0x2
+REG_OPTION_OPEN_LINK: Final = 0x8
+REG_CREATED_NEW_KEY: Final = 1
+REG_OPENED_EXISTING_KEY: Final = 2
+
 _ROOT_LOOKUP: Final[dict[str, str]] = {
     **{full: full for full in ROOTS},
     **{abbr: full for full, abbr in ROOTS.items()},

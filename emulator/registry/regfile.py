@@ -54,7 +54,17 @@ from typing import Final, Literal
 from emulator.errors import InputError
 from emulator.registry.model import (
     HKEY_CLASSES_ROOT,
+    HKEY_CURRENT_CONFIG,
+    HKEY_CURRENT_USER,
+    HKEY_LOCAL_MACHINE,
+    HKEY_USERS,
     MAX_VALUE_NAME,
+    REG_BINARY,
+    REG_DWORD,
+    REG_EXPAND_SZ,
+    REG_MULTI_SZ,
+    REG_SZ,
+    ROOTS,
     KeyNotFoundError,
     Registry,
     RegistryPathError,
@@ -66,29 +76,17 @@ HEADER_V5: Final = "Windows Registry Editor Version 5.00"
 HEADER_V4: Final = "REGEDIT4"
 HEADER_V31: Final = "REGEDIT"
 
-REG_SZ: Final = 1
-REG_EXPAND_SZ: Final = 2
-REG_BINARY: Final = 3
-REG_DWORD: Final = 4
-REG_MULTI_SZ: Final = 7
-
 #: Root names regedit accepts in a .reg file (full names only, any case).
 REGEDIT_ROOTS: Final = (
-    "HKEY_LOCAL_MACHINE",
-    "HKEY_USERS",
-    "HKEY_CLASSES_ROOT",
-    "HKEY_CURRENT_CONFIG",
-    "HKEY_CURRENT_USER",
+    HKEY_LOCAL_MACHINE,
+    HKEY_USERS,
+    HKEY_CLASSES_ROOT,
+    HKEY_CURRENT_CONFIG,
+    HKEY_CURRENT_USER,
     "HKEY_DYN_DATA",
 )
 _ROOT_BY_UPPER: Final = {r: r for r in REGEDIT_ROOTS}
-_ABBREVIATIONS: Final = {
-    "HKLM": "HKEY_LOCAL_MACHINE",
-    "HKU": "HKEY_USERS",
-    "HKCR": "HKEY_CLASSES_ROOT",
-    "HKCC": "HKEY_CURRENT_CONFIG",
-    "HKCU": "HKEY_CURRENT_USER",
-}
+_ABBREVIATIONS: Final = {abbr: full for full, abbr in ROOTS.items()}
 _STRING_TYPES: Final = (REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ)
 _MAX_HEX_CHARS: Final = 77
 _BLANKS: Final = " \t"

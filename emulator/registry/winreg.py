@@ -38,41 +38,43 @@ from typing import Any, Final
 
 from emulator.registry import model as _m
 from emulator.registry._node import _EPOCH_AS_FILETIME, _FOLD_CACHE, Node, filetime_now, fold
-from emulator.registry.model import Registry, RegistryPathError
+from emulator.registry.model import (
+    KEY_ALL_ACCESS,
+    KEY_CREATE_LINK,
+    KEY_CREATE_SUB_KEY,
+    KEY_ENUMERATE_SUB_KEYS,
+    KEY_EXECUTE,
+    KEY_NOTIFY,
+    KEY_QUERY_VALUE,
+    KEY_READ,
+    KEY_SET_VALUE,
+    KEY_WOW64_32KEY,
+    KEY_WOW64_64KEY,
+    KEY_WRITE,
+    REG_CREATED_NEW_KEY,
+    REG_OPENED_EXISTING_KEY,
+    REG_OPTION_CREATE_LINK,
+    REG_OPTION_OPEN_LINK,
+    REG_OPTION_VOLATILE,
+    Registry,
+    RegistryPathError,
+)
+from emulator.registry.model import MAXIMUM_ALLOWED as _MAXIMUM_ALLOWED
 
 # -- constants (values from winreg / winnt.h) ---------------------------------------
 
-HKEY_CLASSES_ROOT: Final = 0x80000000
-HKEY_CURRENT_USER: Final = 0x80000001
-HKEY_LOCAL_MACHINE: Final = 0x80000002
-HKEY_USERS: Final = 0x80000003
-HKEY_PERFORMANCE_DATA: Final = 0x80000004
-HKEY_CURRENT_CONFIG: Final = 0x80000005
-HKEY_DYN_DATA: Final = 0x80000006
-
-KEY_QUERY_VALUE: Final = 0x0001
-KEY_SET_VALUE: Final = 0x0002
-KEY_CREATE_SUB_KEY: Final = 0x0004
-KEY_ENUMERATE_SUB_KEYS: Final = 0x0008
-KEY_NOTIFY: Final = 0x0010
-KEY_CREATE_LINK: Final = 0x0020
-KEY_WOW64_64KEY: Final = 0x0100
-KEY_WOW64_32KEY: Final = 0x0200
-KEY_READ: Final = 0x20019
-KEY_WRITE: Final = 0x20006
-KEY_EXECUTE: Final = 0x20019
-KEY_ALL_ACCESS: Final = 0xF003F
-_MAXIMUM_ALLOWED: Final = 0x02000000
+HKEY_CLASSES_ROOT: Final = _m.HKEY_HANDLES[_m.HKEY_CLASSES_ROOT]
+HKEY_CURRENT_USER: Final = _m.HKEY_HANDLES[_m.HKEY_CURRENT_USER]
+HKEY_LOCAL_MACHINE: Final = _m.HKEY_HANDLES[_m.HKEY_LOCAL_MACHINE]
+HKEY_USERS: Final = _m.HKEY_HANDLES[_m.HKEY_USERS]
+HKEY_PERFORMANCE_DATA: Final = _m.HKEY_HANDLES["HKEY_PERFORMANCE_DATA"]
+HKEY_CURRENT_CONFIG: Final = _m.HKEY_HANDLES[_m.HKEY_CURRENT_CONFIG]
+HKEY_DYN_DATA: Final = _m.HKEY_HANDLES["HKEY_DYN_DATA"]
 
 REG_OPTION_RESERVED: Final = 0
 REG_OPTION_NON_VOLATILE: Final = 0
-REG_OPTION_VOLATILE: Final = 1
-REG_OPTION_CREATE_LINK: Final = 2
 REG_OPTION_BACKUP_RESTORE: Final = 4
-REG_OPTION_OPEN_LINK: Final = 8
 REG_LEGAL_OPTION: Final = 31
-REG_CREATED_NEW_KEY: Final = 1
-REG_OPENED_EXISTING_KEY: Final = 2
 REG_WHOLE_HIVE_VOLATILE: Final = 1
 REG_REFRESH_HIVE: Final = 2
 REG_NO_LAZY_FLUSH: Final = 4
@@ -118,14 +120,9 @@ _ERRNO: Final[dict[int, int]] = {
     ERROR_ALREADY_EXISTS: _errno.EEXIST,
 }
 
+#: Predefined handle -> model root (None: performance and dynamic data, which have no tree).
 _PREDEFINED: Final[dict[int, str | None]] = {
-    HKEY_CLASSES_ROOT: _m.HKEY_CLASSES_ROOT,
-    HKEY_CURRENT_USER: _m.HKEY_CURRENT_USER,
-    HKEY_LOCAL_MACHINE: _m.HKEY_LOCAL_MACHINE,
-    HKEY_USERS: _m.HKEY_USERS,
-    HKEY_PERFORMANCE_DATA: None,
-    HKEY_CURRENT_CONFIG: _m.HKEY_CURRENT_CONFIG,
-    HKEY_DYN_DATA: None,
+    handle: name if name in _m.ROOTS else None for name, handle in _m.HKEY_HANDLES.items()
 }
 
 _ON_WINDOWS: Final = sys.platform == "win32"
@@ -1024,29 +1021,24 @@ class FakeWinreg:
             values[f] = (old[0] if old is not None else name, typ, data)
             node.mtime = time_ns() // 100 + _EPOCH_AS_FILETIME
 
+    def _reflection_ident(self, key: object, event: str) -> int:
+        """Identity of the key behind ``key`` for the reflection calls (after their audit event)."""
+        st = self._state(key)
+        sys.audit(event, self._handle_int(key))
+        with self.registry._lock:
+            return self._node(st).ident
+
     def DisableReflectionKey(self, key: object, /) -> None:
         """Windows 7+: succeeds without effect (recorded for QueryReflectionKey)."""
-        st = self._state(key)
-        sys.audit("winreg.DisableReflectionKey", self._handle_int(key))
-        with self.registry._lock:
-            node = self._node(st)
-        self._reflection_disabled.add(node.ident)
+        self._reflection_disabled.add(self._reflection_ident(key, "winreg.DisableReflectionKey"))
 
     def EnableReflectionKey(self, key: object, /) -> None:
         """Windows 7+: succeeds without effect."""
-        st = self._state(key)
-        sys.audit("winreg.EnableReflectionKey", self._handle_int(key))
-        with self.registry._lock:
-            node = self._node(st)
-        self._reflection_disabled.discard(node.ident)
+        self._reflection_disabled.discard(self._reflection_ident(key, "winreg.EnableReflectionKey"))
 
     def QueryReflectionKey(self, key: object, /) -> bool:
         """True if DisableReflectionKey was called on the key."""
-        st = self._state(key)
-        sys.audit("winreg.QueryReflectionKey", self._handle_int(key))
-        with self.registry._lock:
-            node = self._node(st)
-        return node.ident in self._reflection_disabled
+        return self._reflection_ident(key, "winreg.QueryReflectionKey") in self._reflection_disabled
 
 
 HIVE_FORMAT: Final = "rasemu-registry-hive"

@@ -41,15 +41,23 @@ class Installer(abc.ABC):
 
 
 #: File suffix -> kind name.
-SUFFIXES = {".reg": "reg", ".cmd": "cmd", ".bat": "cmd", ".py": "python", ".dll": "selfreg"}
+SUFFIXES = {
+    ".reg": "reg",
+    ".cmd": "cmd",
+    ".bat": "cmd",
+    ".py": "python",
+    ".dll": "selfreg",
+    ".msi": "msi",
+}
 
 
 def installer_for(path: str | os.PathLike[str], *, reg32: bool = False,
                   unregister: bool = False) -> Installer:
-    """An installer for ``path`` chosen by its suffix (.reg, .cmd/.bat, .py, .dll).
+    """An installer for ``path`` chosen by its suffix (.reg, .cmd/.bat, .py, .dll, .msi).
 
     ``reg32`` imports a .reg file through the 32-bit view; ``unregister`` makes a .dll
-    installer call DllUnregisterServer instead of DllRegisterServer.
+    installer call DllUnregisterServer instead of DllRegisterServer, and a .msi package
+    run its uninstall.
     """
     p = Path(path)
     kind = SUFFIXES.get(p.suffix.lower())
@@ -69,8 +77,13 @@ def installer_for(path: str | os.PathLike[str], *, reg32: bool = False,
         from emulator.setup.selfreg_installer import SelfRegInstaller
 
         return SelfRegInstaller(p, unregister=unregister)
+    if kind == "msi":
+        from emulator.setup.msi_installer import MsiInstaller
+
+        return MsiInstaller(p, uninstall=unregister)
     raise InputError(
         f"unknown installer kind {p.suffix or '(no suffix)'!r}; expected a .reg file, a reg.exe "
-        "script (.cmd/.bat), Python winreg code (.py) or a self-registering DLL (.dll)",
+        "script (.cmd/.bat), Python winreg code (.py), a self-registering DLL (.dll) or a "
+        "Windows Installer package (.msi)",
         where=str(p),
     )

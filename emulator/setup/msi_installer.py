@@ -38,6 +38,12 @@ actions (never run), conditions (LaunchCondition, Condition table, component con
 AppSearch/RegLocator, SelfReg, COM/ProgId/TypeLib/Extension tables, services, environment,
 INI files, shortcuts, DuplicateFile/MoveFile/RemoveFile, upgrades and repair/patch logic,
 per-user installs beyond the HKCU root choice, transforms and command-line properties.
+
+Sources: Microsoft Learn, Windows Installer "Registry Table", "RemoveRegistry Table",
+"Component Table", "Directory Table", "Formatted" (column data type) and the folder property
+pages (SystemFolder, ProgramFilesFolder, ...). rasemu's choices where they say nothing: a key
+emptied by the uninstall is deleted but its parents are not (keys such as
+``HKLM\\SOFTWARE\\Microsoft\\RAS`` survive); ``+`` keys are deleted at uninstall only when empty.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +80,11 @@ NEEDS_MSITOOLS = "the .msi installer kind needs msitools (apt-get install msitoo
 ATTR_64BIT = 256
 
 _CFB_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
+
+#: Tables this installer kind reads.
+USED_TABLES = ("Registry", "RemoveRegistry", "Component", "Directory", "File", "Property",
+               "Feature", "FeatureComponents", "CreateFolder", "CustomAction",
+               "_SummaryInformation")
 
 #: Tables whose rows change the machine but are not modelled (logged as skipped).
 UNMODELLED_TABLES = (
@@ -160,6 +172,9 @@ class MsiDatabase:
         self.msiinfo = _tool("msiinfo")
         listed = _run_tool([self.msiinfo, "tables", str(path)], path)
         self.tables = {t.strip() for t in listed.splitlines() if t.strip()}
+        if not {"Property", "Component"} <= self.tables:
+            raise InputError("not a Windows Installer package: a compound file without the "
+                             "Property and Component tables", where=str(path))
         self._cache: dict[str, list[Row]] = {}
 
     def table(self, name: str) -> list[Row]:
@@ -195,10 +210,10 @@ def open_database(path: Path) -> MsiDatabase:
         if shutil.which("msiinfo") is None:
             raise InputError(NEEDS_MSITOOLS + ": msiinfo was not found on PATH", where=str(path))
         db = MsiDatabase(path)
-        for table in ("Registry", "RemoveRegistry", "Component", "Directory", "File",
-                      "Property", "Feature", "FeatureComponents", "CreateFolder",
-                      "CustomAction", "_SummaryInformation"):
-            db.table(table)
+        wanted = [t for t in (*USED_TABLES, *UNMODELLED_TABLES) if t in db.tables]
+        with ThreadPoolExecutor(max_workers=8) as pool:  # one msiinfo process per table
+            for _ in pool.map(db.table, wanted):
+                pass
         if len(_DB_CACHE) > 32:
             _DB_CACHE.clear()
         _DB_CACHE[key] = db

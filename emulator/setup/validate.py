@@ -38,23 +38,11 @@ from emulator.setup.checks import (
     service_path,
 )
 from emulator.setup.env import SETUP_DIR, SetupEnv, SetupLog
-from emulator.setup.installers import SUFFIXES, Installer
-from emulator.setup.installers import installer_for as _installer_for
+from emulator.setup.installers import SUFFIXES, Installer, installer_for
 from emulator.setup.pe import placeholder_dll
 from emulator.setup.winfs import WinFS, normalize, parent
 
 PREEXISTING_DISPLAY_NAME = "Fabrikam Address Allocator"
-
-
-def installer_for(path: str | os.PathLike[str], *, reg32: bool = False,
-                  unregister: bool = False) -> Installer:
-    """:func:`emulator.setup.installers.installer_for` plus Windows Installer packages (.msi;
-    ``unregister`` makes the package's uninstall run, :mod:`emulator.setup.msi_installer`)."""
-    if Path(path).suffix.lower() == ".msi":
-        from emulator.setup.msi_installer import MsiInstaller
-
-        return MsiInstaller(path, uninstall=unregister)
-    return _installer_for(path, reg32=reg32, unregister=unregister)
 
 
 @dataclass

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import one_error_line
+from tests.helpers import rasemu_bytes as run
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures" / "reg"
 SAMPLE = FIXTURES / "ras_admindll_install.reg"
-
-
-def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    return subprocess.run([sys.executable, "-m", "emulator", *map(str, args)],
-                          capture_output=True, timeout=60, cwd=cwd, env=env)
-
-
-def one_error_line(proc: subprocess.CompletedProcess[bytes]) -> str:
-    err = proc.stderr.decode()
-    assert proc.returncode == 2, (proc.returncode, err)
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def test_export_to_file_writes_regedit_bytes(tmp_path: Path) -> None:

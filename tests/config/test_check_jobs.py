@@ -11,16 +11,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests import helpers
+
 ROOT = Path(__file__).resolve().parents[2]
 STANDINS = ROOT / "fixtures" / "standins"
 DLLS = [STANDINS / n for n in ("bad_no_notify.py", "good.py", "bad_dup_address.py", "bad_byteswap.py")]
 
 
 def rasemu(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", **env}
-    full.pop("CI", None) if "CI" not in env else None
-    return subprocess.run([sys.executable, "-m", "emulator", *map(str, args)], capture_output=True,
-                          text=True, env=full, cwd=ROOT, timeout=120)
+    """The command line with CI unset unless ``env`` sets it."""
+    return helpers.rasemu(*args, env={"CI": None, **env})
 
 
 def untimed(obj: Any) -> Any:

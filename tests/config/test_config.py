@@ -4,9 +4,6 @@ and its wiring into ``rasemu check`` / ``rasemu run`` (CLI options override it).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -15,18 +12,13 @@ import pytest
 from emulator.config import Config, Waiver, find_config, load_config, waive
 from emulator.conformance.findings import Finding, Severity
 from emulator.errors import InputError
+from tests.helpers import rasemu
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDINS = ROOT / "fixtures" / "standins"
 GOOD = STANDINS / "good.py"
 NO_NOTIFY = STANDINS / "bad_no_notify.py"
 DUP = STANDINS / "bad_dup_address.py"
-
-
-def rasemu(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "emulator", *map(str, args)], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=120)
 
 
 def error_of(path: Path) -> str:

@@ -8,15 +8,14 @@ labelled install / run / uninstall.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fixtures.installers import manifest
+from tests.helpers import rasemu
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD64 = ROOT / "fixtures" / "dlls" / "prebuilt" / "good64.dll"
@@ -24,12 +23,6 @@ STANDIN = ROOT / "fixtures" / "standins" / "good.py"
 INSTALLERS = ROOT / "fixtures" / "installers"
 ENTRIES = manifest()
 PHASES = {"install", "run", "uninstall"}
-
-
-def rasemu(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "emulator", *map(str, args)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
 
 
 def entry_args(entry: dict[str, Any], dll: Path | None = None) -> list[str | Path]:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ import pytest
 from emulator.errors import InputError
 from emulator.golden import canonical, read_golden, record, require_sequential
 from emulator.host.scenarios import load_scenario
+from tests.helpers import one_error_line, rasemu
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDINS = ROOT / "fixtures" / "standins"
@@ -20,20 +18,6 @@ DATA = Path(__file__).resolve().parent / "data"
 GOOD = STANDINS / "good.py"
 DUP = STANDINS / "bad_dup_address.py"
 TWO_USERS = DATA / "two-users.toml"
-
-
-def rasemu(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "emulator", *map(str, args)], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=120)
-
-
-def one_error_line(res: subprocess.CompletedProcess[str]) -> str:
-    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
-    assert "Traceback" not in res.stderr + res.stdout
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

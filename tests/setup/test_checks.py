@@ -173,8 +173,8 @@ def test_r06_own_path_left_in_the_list(write: Write) -> None:
 def test_wrong_input_is_an_input_error(tmp_path: Path, write: Write) -> None:
     with pytest.raises(InputError, match=r"no such \.reg installer file"):
         validate_installer(tmp_path / "missing.reg")
-    with pytest.raises(InputError, match=r"unknown installer kind '\.msi'"):
-        validate_installer(write("x.msi", ""))
+    with pytest.raises(InputError, match=r"unknown installer kind '\.ps1'"):
+        validate_installer(write("x.ps1", ""))
     path = reg(write, "")
     with pytest.raises(InputError, match="unknown host profile"):
         validate_installer(path, profile="win95")

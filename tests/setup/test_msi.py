@@ -1,8 +1,8 @@
 """Windows Installer packages (.msi): tables read with msitools, install and uninstall applied.
 
-The packages are built from fixtures/installers/msi/*.wxs with wixl once per session (the
-build is not byte-for-byte reproducible, so no .msi is committed). Tests that read packages
-skip when msitools (msiinfo, msibuild) or wixl are missing.
+The packages are fixtures/installers/msi/*.msi, built from the .wxs sources next to them by
+build.py (wixl; reproducible byte for byte, checked here when wixl is installed). Tests that
+read packages skip when msitools (msiinfo, msibuild, msiextract) is missing.
 """
 
 from __future__ import annotations
@@ -33,25 +33,41 @@ from emulator.setup import SetupSession, msi_installer, validate_installer
 from emulator.setup.env import SetupEnv, SetupLog
 from emulator.setup.msi_installer import MsiInstaller, parse_idt
 from emulator.setup.winfs import WinFS
-from fixtures.installers.msi.build import build_all, manifest
+from fixtures.installers.msi.build import WIXL_VERSION, build_all, manifest
 
 ENTRIES = manifest()
 HAVE_MSITOOLS = all(shutil.which(t) for t in ("msiinfo", "msibuild", "msiextract"))
 HAVE_WIXL = shutil.which("wixl") is not None
 needs_tools = pytest.mark.skipif(
-    not (HAVE_MSITOOLS and HAVE_WIXL),
-    reason="needs msitools and wixl (Debian/Ubuntu: apt-get install msitools wixl)")
+    not HAVE_MSITOOLS, reason="needs msitools (Debian/Ubuntu: apt-get install msitools)")
 
 ADMIN = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\RAS\\AdminDll"
 INSTALLED_DLL = "C:\\Program Files\\Contoso\\RAS\\vendoradm.dll"
 
 
 @pytest.fixture(scope="session")
-def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Every package of fixtures/installers/msi/manifest.toml, built into a temporary folder."""
-    if not (HAVE_MSITOOLS and HAVE_WIXL):
-        pytest.skip("needs msitools and wixl (apt-get install msitools wixl)")
-    return build_all(tmp_path_factory.mktemp("msi"))
+def packages() -> dict[str, dict[str, Any]]:
+    """Every package of fixtures/installers/msi/manifest.toml (the committed .msi files)."""
+    if not HAVE_MSITOOLS:
+        pytest.skip("needs msitools (apt-get install msitools)")
+    return ENTRIES
+
+
+def _wixl_version() -> str:
+    out = subprocess.run(["wixl", "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.strip()
+
+
+@pytest.mark.skipif(not (HAVE_MSITOOLS and HAVE_WIXL),
+                    reason="needs wixl and msitools (apt-get install wixl msitools)")
+def test_committed_packages_are_what_build_py_makes(tmp_path: Path) -> None:
+    if _wixl_version() != WIXL_VERSION:
+        pytest.skip(f"committed packages were built with wixl {WIXL_VERSION}, "
+                    f"this is {_wixl_version()}")
+    built = build_all(tmp_path)
+    assert sorted(built) == sorted(ENTRIES)
+    for name, entry in built.items():
+        assert entry["install"].read_bytes() == ENTRIES[name]["install"].read_bytes(), name
 
 
 @pytest.fixture(autouse=True)
@@ -88,8 +104,8 @@ def test_good_package_installs_and_uninstalls_cleanly(
     assert session.uninstall() == []
     result = session.result()
     assert result.passed and result.rules == set()
-    assert result.uninstall_diff is not None and result.uninstall_diff.is_empty, \
-        result.uninstall_diff.to_text()
+    assert result.uninstall_diff is not None
+    assert result.uninstall_diff.is_empty, result.uninstall_diff.to_text()
     assert session.fs.read(INSTALLED_DLL) is None
     assert not session.fs.isdir("C:\\Program Files\\Contoso")
     assert session.fs.isdir("C:\\Program Files")
@@ -206,6 +222,18 @@ def test_cli_setup_check_takes_msi(packages: dict[str, dict[str, Any]], tmp_path
     proc = _rasemu("setup", "check", "--install", damaged)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"rasemu: error: {damaged}")
+
+
+@needs_tools
+def test_cli_check_runs_the_dll_as_the_package_installed_it(
+        packages: dict[str, dict[str, Any]]) -> None:
+    good = packages["msi_good_x64"]
+    proc = _rasemu("check", good["dll"], "--install", good["install"], "--uninstall",
+                   good["uninstall"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Windows Installer package, 64-bit" in proc.stdout
+    assert "(nothing: the registry is as before the install)" in proc.stdout
+    assert f"{INSTALLED_DLL}: written, removed by uninstall" in proc.stdout
 
 
 # -- Registry / RemoveRegistry table semantics -------------------------------------------------
@@ -331,6 +359,36 @@ def test_custom_actions_are_listed_as_skipped(packages: dict[str, dict[str, Any]
     skipped = [e for e in env.log.entries if e.kind == "skipped"]
     assert len(skipped) == 1 and "custom action AppendDllPath (type 51" in skipped[0].message
     assert "not run" in skipped[0].message
+
+
+@needs_tools
+def test_root_minus_one_is_hkcu_for_a_per_user_package(
+        packages: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    msi = _with_tables(packages["msi_good_x64"]["install"], tmp_path / "peruser.msi", {
+        "Registry": _idt("Registry", REG_HEADER, REG_TYPES, "Registry",
+                         ["r1\t-1\tSoftware\\Contoso\tUser\t1\tAdminDll"])})
+    subprocess.run(["msibuild", str(msi), "-q",
+                    "DELETE FROM `Property` WHERE `Property` = 'ALLUSERS'"], check=True)
+    env = _env()
+    MsiInstaller(msi).run(env)
+    assert env.registry.get_value("HKCU\\Software\\Contoso", "User") == (REG_SZ, _sz("1"))
+    assert not env.registry.key_exists("HKLM\\Software\\Contoso")
+
+
+@needs_tools
+@pytest.mark.parametrize(("row", "message"), [
+    ("r1\t2\tSOFTWARE\\Contoso\tN\t#12abc\tAdminDll", "not an integer"),
+    ("r1\t2\tSOFTWARE\\Contoso\tN\t#xZZ\tAdminDll", "not hexadecimal"),
+    ("r1\t7\tSOFTWARE\\Contoso\tN\tv\tAdminDll", "Root 7 is not one of"),
+    ("r1\t2\tSOFTWARE\\Contoso\tN\tv\tNoSuchComponent", "not in the Component table"),
+])
+def test_bad_registry_rows_are_input_errors_naming_the_row(
+        packages: dict[str, dict[str, Any]], tmp_path: Path, row: str, message: str) -> None:
+    msi = _with_tables(packages["msi_good_x64"]["install"], tmp_path / "badrow.msi", {
+        "Registry": _idt("Registry", REG_HEADER, REG_TYPES, "Registry", [row])})
+    with pytest.raises(InputError, match=message) as info:
+        MsiInstaller(msi).run(_env())
+    assert info.value.where == f"{msi}:Registry.r1"
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.helpers import one_error_line, rasemu_bytes
 from tests.setup.conftest import DLL64, NAME
 
 REPO = Path(__file__).resolve().parents[2]
@@ -15,19 +14,7 @@ INSTALLERS = REPO / "fixtures" / "installers"
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    return subprocess.run([sys.executable, "-m", "emulator", "setup", "check", *map(str, args)],
-                          capture_output=True, timeout=60, env=env)
-
-
-def one_error_line(proc: subprocess.CompletedProcess[bytes]) -> str:
-    err = proc.stderr.decode()
-    assert proc.returncode == 2, (proc.returncode, err)
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
+    return rasemu_bytes("setup", "check", *args)
 
 
 def test_good_pair_exits_0_and_prints_the_diffs() -> None:
@@ -80,9 +67,9 @@ def test_reg_file_syntax_error_is_one_line(tmp_path: Path) -> None:
 def test_unknown_profile_and_kind(tmp_path: Path) -> None:
     assert "unknown host profile 'win95'" in one_error_line(
         run("--install", INSTALLERS / "good_install.reg", "--profile", "win95"))
-    other = tmp_path / "setup.msi"
+    other = tmp_path / "setup.ps1"
     other.write_bytes(b"")
-    assert "unknown installer kind '.msi'" in one_error_line(run("--install", other))
+    assert "unknown installer kind '.ps1'" in one_error_line(run("--install", other))
 
 
 def test_help() -> None:

@@ -1,57 +1,15 @@
-"""A tiny conforming admin DLL stand-in for the scenario/run tests: 64-address pool, leases by user/port/address."""
+"""mini_good.py with one defect: releasing an address it did not lease crashes (R65)."""
 
 from __future__ import annotations
 
-from typing import Any
+import importlib.util
+from pathlib import Path
 
-NO_ERROR = 0
-ERROR_NO_MORE_ITEMS = 259
-BAD = "crash_release"
-
-
-def _dword(host: int) -> int:
-    return int.from_bytes(bytes([10, 9, 0, host]), "little")  # network byte order in memory
+_spec = importlib.util.spec_from_file_location("mini_good_base", Path(__file__).with_name("mini_good.py"))
+assert _spec is not None and _spec.loader is not None
+_good = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_good)
 
 
-class AdminDll:
-    def __init__(self) -> None:
-        self.leases: dict[int, tuple[str, str]] = {}
-
-    def MprAdminInitializeDll(self) -> int:
-        return NO_ERROR
-
-    def MprAdminTerminateDll(self) -> int:
-        return NO_ERROR
-
-    def MprAdminGetIpAddressForUser(self, user: str, port: str, address: Any, notify: Any) -> int:
-        for host in range(10, 74):
-            dw = _dword(host)
-            if dw not in self.leases:
-                self.leases[dw] = (user, port)
-                address.value = dw
-                if BAD != "no_notify":
-                    notify.value = 1
-                return NO_ERROR
-        return ERROR_NO_MORE_ITEMS
-
-    def MprAdminReleaseIpAddress(self, user: str, port: str, address: Any) -> None:
-        owner = self.leases.get(address.value)
-        if BAD == "crash_release":
-            _ = owner[0]  # type: ignore[index]  # crashes on an unknown lease (R65)
-        if owner == (user, port):
-            del self.leases[address.value]
-
-    def MprAdminAcceptNewConnection2(self, c0: Any, c1: Any, c2: Any) -> int:
-        return 1
-
-    def MprAdminConnectionHangupNotification2(self, c0: Any, c1: Any, c2: Any) -> None:
-        return None
-
-    def MprAdminAcceptNewLink(self, p0: Any, p1: Any) -> int:
-        return 1
-
-    def MprAdminLinkHangupNotification(self, p0: Any, p1: Any) -> None:
-        return None
-
-    def MprAdminAcceptReauthentication(self, c0: Any, c1: Any, c2: Any, c3: Any) -> int:
-        return 1
+class AdminDll(_good.AdminDll):
+    BAD = "crash_release"

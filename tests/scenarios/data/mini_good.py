@@ -1,4 +1,7 @@
-"""A tiny conforming admin DLL stand-in for the scenario/run tests: 64-address pool, leases by user/port/address."""
+"""A tiny conforming admin DLL stand-in for the scenario/run tests: 64-address pool, leases by user/port/address.
+
+mini_no_notify.py and mini_crash_release.py subclass it and set ``BAD`` to their one defect.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from typing import Any
 
 NO_ERROR = 0
 ERROR_NO_MORE_ITEMS = 259
-BAD = ""
 
 
 def _dword(host: int) -> int:
@@ -14,6 +16,8 @@ def _dword(host: int) -> int:
 
 
 class AdminDll:
+    BAD = ""  # the one defect of a variant ("" = none)
+
     def __init__(self) -> None:
         self.leases: dict[int, tuple[str, str]] = {}
 
@@ -29,14 +33,14 @@ class AdminDll:
             if dw not in self.leases:
                 self.leases[dw] = (user, port)
                 address.value = dw
-                if BAD != "no_notify":
+                if self.BAD != "no_notify":
                     notify.value = 1
                 return NO_ERROR
         return ERROR_NO_MORE_ITEMS
 
     def MprAdminReleaseIpAddress(self, user: str, port: str, address: Any) -> None:
         owner = self.leases.get(address.value)
-        if BAD == "crash_release":
+        if self.BAD == "crash_release":
             _ = owner[0]  # type: ignore[index]  # crashes on an unknown lease (R65)
         if owner == (user, port):
             del self.leases[address.value]
