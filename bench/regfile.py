@@ -84,21 +84,25 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=50.0, help="approximate export size in MB")
     ap.add_argument("--repeat", type=int, default=3, help="runs per timing (best is shown)")
     args = ap.parse_args()
+    run(args.mb, args.repeat)
 
+
+def run(mb_wanted: float = 50.0, repeat: int = 3) -> None:
+    """Generate a ~``mb_wanted`` MB export and print import/export speed and peak memory."""
     t0 = time.perf_counter()
-    reg = build(args.mb)
+    reg = build(mb_wanted)
     build_s = time.perf_counter() - t0
     data = export(reg)
     size = len(data)
     mb = size / 1e6
     lines = data.count(b"\r\0\n\0")
     print(f"generated registry in {build_s:.2f} s; export is {mb:.1f} MB ({lines} lines)")
-    t = timings(reg, data, args.repeat)
+    t = timings(reg, data, repeat)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.reg"
         path.write_bytes(data)
         del data, reg
-        t_file, peak, retained = file_import(path, args.repeat)
+        t_file, peak, retained = file_import(path, repeat)
 
     base = t["baseline"]
     print(f"baseline decode+split : {base:6.3f} s  {mb / base:7.1f} MB/s")

@@ -1,7 +1,9 @@
 """Registry speed: winreg-style ops/s on rasemu's FakeWinreg vs the fake-winreg package, and
 snapshot/diff time against the number of changes.
 
-Run: ``python bench/registry.py [--rounds N] [--iterations N]``. The fake-winreg baseline
+Also runs the .reg import/export benchmark of ``bench/regfile.py`` (``--reg-mb 0`` skips it).
+
+Run: ``python bench/registry.py [--rounds N] [--iterations N] [--reg-mb 50]``. The fake-winreg baseline
 (import name ``fake_winreg``; ``pip install fake-winreg``) is measured in the same run and
 skipped with a message when it cannot be imported; set ``RASEMU_FAKE_WINREG_PATH`` to a
 directory holding it to use a copy installed with ``pip install --target``.
@@ -18,6 +20,11 @@ from collections.abc import Callable
 from typing import Any
 
 from emulator.registry import REG_DWORD, Registry, diff
+
+try:
+    from bench import regfile
+except ImportError:  # run as a script from elsewhere: only bench/ itself is on sys.path
+    import regfile  # type: ignore[no-redef]
 from emulator.registry.winreg import FakeWinreg
 
 KEY = r"SOFTWARE\Vendor\Product\Settings"
@@ -131,10 +138,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=30_000)
     parser.add_argument("--size", type=int, default=20_000)
+    parser.add_argument("--reg-mb", type=float, default=50.0,
+                        help="size of the generated .reg export (0 skips the .reg benchmark)")
     args = parser.parse_args()
     bench_ops(args.rounds, args.iterations)
     bench_model(args.iterations)
     bench_snapshots(args.size)
+    if args.reg_mb > 0:
+        print()
+        print(".reg import/export (bench/regfile.py)")
+        regfile.run(args.reg_mb)
 
 
 if __name__ == "__main__":
