@@ -19,7 +19,11 @@ Measured in one run, on the conforming native fixture (fixtures/dlls good, built
 Targets: host in-process overhead <= 3x the raw cffi loop; >= 20k full sessions/s native
 in-process; 10k concurrent users with peak < 300 MB.
 
-    python bench/host.py [--n 20000] [--users 10000] [--quick]
+``--before DIR`` also measures the full-session figures (5) with the ``emulator`` package of
+another tree (e.g. ``git archive HEAD | tar -x -C /tmp/before``) in a child process of the same
+run, and prints before/after ratios.
+
+    python bench/host.py [--n 20000] [--users 10000] [--quick] [--before DIR]
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+#: --tree DIR (internal, for --before): import the emulator package from another tree
+TREE = next((sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--tree"), None)
+if TREE:
+    sys.path.insert(0, TREE)
 
 from emulator.host.connection import ip_to_dword  # noqa: E402
 from emulator.host.engine import RasHost  # noqa: E402
@@ -285,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller counts, skip the child process")
     ap.add_argument("--users-only", choices=["rss", "peak", "rss-trace", "peak-trace"],
                     help=argparse.SUPPRESS)
+    ap.add_argument("--before", metavar="DIR",
+                    help="another tree whose emulator package gives the 'before' session figures")
+    ap.add_argument("--tree", help=argparse.SUPPRESS)
+    ap.add_argument("--sessions-only", choices=["python-off", "python-on", "native-off",
+                                                "native-on"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.users_only:
         mu = many_users(args.users, args.users_only.endswith("trace"),
@@ -307,7 +320,31 @@ def main(argv: list[str] | None = None) -> int:
 
         return PythonLoader().load(p, bitness=kw.get("bitness"))
 
-    print(f"rasemu host benchmark (n={n}, users={args.users})")
+    def session_rate(kind: str, trace: bool, count: int) -> float:
+        path, op = (lib, native) if kind == "native" else (standin, python)
+        hh = host_for(path, opener=op, trace=trace)
+        r = sessions(hh, count)
+        hh.stop()
+        return r
+
+    if args.sessions_only:
+        kind, _, tr = args.sessions_only.partition("-")
+        print(session_rate(kind, tr == "on", n))
+        return 0
+
+    def before_rate(kind: str, trace: bool, count: int) -> float | None:
+        if not args.before:
+            return None
+        import subprocess
+
+        out = subprocess.run(
+            [sys.executable, __file__, "--tree", args.before, "--n", str(count),
+             "--sessions-only", f"{kind}-{'on' if trace else 'off'}"],
+            capture_output=True, text=True, check=True).stdout.split()
+        return float(out[-1])
+
+    print(f"rasemu host benchmark (n={n}, users={args.users})"
+          + (f"; before = {args.before}" if args.before else ""))
     for row in packing(max(200, n // 10)):
         print(row)
     base = raw_cffi(lib, n)
@@ -335,15 +372,15 @@ def main(argv: list[str] | None = None) -> int:
         hcs = sessions(hc, m // 4)
         hc.stop()
         print(f"  full sessions, native child   {hcs:12,.0f} sessions/s")
-    for label, path, op in (("python stand-in", standin, python), ("native, in-process", lib,
-                                                                     native)):
+    for label, kind in (("python stand-in", "python"), ("native, in-process", "native")):
         for trace in (False, True):
-            hh = host_for(path, opener=op, trace=trace)
-            r = sessions(hh, n if trace is False else n // 2)
-            hh.stop()
+            count = n if trace is False else n // 2
+            b = before_rate(kind, trace, count)
+            r = session_rate(kind, trace, count)
             print(f"  full sessions, {label:19s} trace={'on ' if trace else 'off'} "
-                  f"{r:10,.0f} sessions/s" + ("   (target >= 20k)" if path == lib and not trace
-                                               else ""))
+                  f"{r:10,.0f} sessions/s"
+                  + (f"   (before {b:,.0f}/s: {r / b:4.2f}x)" if b else "")
+                  + ("   (target >= 20k)" if kind == "native" and not trace else ""))
     import subprocess
 
     for trace in ("", "-trace"):

@@ -30,7 +30,13 @@ refilled under that lock (the loaders copy or pack them during the call). The ho
 
 Faults (R46): the loader has reloaded the DLL, so its state is gone; the session fails and the
 host goes on. Later failures that follow from the lost state (a Release of a lease granted before
-the reload, an address handed out again) are info findings, not new defects.
+the reload, an address handed out again) are info findings, not new defects. A fault whose
+detail names a rule (heap corruption: R76, re-entry: R66) is a finding under that rule.
+
+Repeated timeouts: after GIVE_UP_AFTER (3) consecutive timeouts of one callback in one instance
+the host stops calling that DLL for the rest of the service run (one scenario; a restart loads
+it afresh) with an R46 error saying so; its later calls are not made (no trace events), so its
+sessions fail at once instead of each paying ``call_timeout``.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ from emulator.host.discovery import Discovery, discover
 from emulator.host.exports import ExportPlan, Strictness, Target, apply_table, plan_exports
 from emulator.host.profiles import DEFAULT_PROFILE, Profile, get_profile
 from emulator.host.trace import Event, summarise_arg, summarise_output
-from emulator.loaders.base import AdminDll, Call, CallResult, ResourceUsage
+from emulator.loaders.base import AdminDll, Call, CallFault, CallResult, ResourceUsage
 from emulator.registry.model import Registry
 
 SENTINEL = dchk.SENTINEL
@@ -107,6 +113,9 @@ def _arg_summariser(fns: tuple[Any, ...]) -> Callable[[tuple[Any, ...]], list[An
     fn: Callable[[tuple[Any, ...]], list[Any]] = ns["summarise"]
     return fn
 NO_ERROR = 0
+#: consecutive timeouts of one callback in one instance after which the host stops calling
+#: the DLL for the rest of the service run (the scenario); a restart loads it afresh
+GIVE_UP_AFTER = 3
 UNLEN = 256
 MAX_PORT_NAME = 16
 
@@ -136,6 +145,11 @@ class LoadedAdminDll:
     templates: ArgTemplates | None = field(default=None, repr=False)
     #: instances whose DLL wrote through [in] pointers (R69): their leaks may be consequences
     wrote_inputs: set[str] = field(default_factory=set, repr=False)
+    #: (instance, callback) -> events of its consecutive timeouts so far
+    timeouts: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict,
+                                                                   repr=False)
+    #: the callback whose repeated timeouts made the host stop calling this DLL, if any
+    given_up: str | None = None
 
     @property
     def variants(self) -> dict[str, Any]:
@@ -311,6 +325,8 @@ class RasHost:
             dll, lk = d.conn, d.conn_lock
         assert dll is not None
         name = target.signature
+        if d.given_up is not None:
+            return self._skipped(d, inst, name, session, probe)
         got = self._sig_cache.get(name)
         _sig, summarise, ofns = got if got is not None else self._summarisers(name)
         if lock:
@@ -352,10 +368,18 @@ class RasHost:
                     "probe": probe, "session": session}
                 if address is not None:
                     ev["target"] = hex(address)
+                if res.debug_output:
+                    ev["debug"] = list(res.debug_output)
                 self._calls += 1
                 self._call_seconds += dt
                 if fault is not None:
                     d.generation[inst] += 1
+                    if fault.kind == "timeout":
+                        self._timed_out(d, inst, name, ev)
+                    elif d.timeouts:
+                        d.timeouts.pop((inst, name), None)
+                elif d.timeouts:
+                    d.timeouts.pop((inst, name), None)
                 if res.modified_inputs:
                     d.wrote_inputs.add(inst)
                 if self.keep_trace:
@@ -365,6 +389,33 @@ class RasHost:
             if lock:
                 lk.release()
         return res, ev
+
+    def _timed_out(self, d: LoadedAdminDll, inst: str, name: str, ev: Event) -> None:
+        """Count a timeout (``_mlock`` held); after GIVE_UP_AFTER in a row, give up on ``d``."""
+        evs = d.timeouts.setdefault((inst, name), [])
+        evs.append(ev)
+        if len(evs) < GIVE_UP_AFTER or d.given_up is not None:
+            return
+        d.given_up = name
+        self._add([Finding(
+            "R46", Severity.ERROR,
+            f"gave up after {GIVE_UP_AFTER} consecutive timeouts in {name}: rasemu calls no "
+            f"callback of {d.path} for the rest of this service run (each call would cost the "
+            f"{self.call_timeout:g} s call time limit); its sessions fail",
+            tuple(evs), subject=d.path,
+            extra={"fault": "timeout", "instance": inst, "callback": name,
+                   "consecutive_timeouts": GIVE_UP_AFTER})])
+
+    def _skipped(self, d: LoadedAdminDll, inst: str, name: str, session: int | None,
+                 probe: bool) -> tuple[CallResult, Event]:
+        """The result of a call not made because the host gave up on ``d`` (no trace event)."""
+        msg = (f"not called: rasemu gave up on {d.path} after {GIVE_UP_AFTER} consecutive "
+               f"timeouts in {d.given_up}")
+        ev: Event = {"seq": None, "dll": d.path, "instance": inst, "call": name, "args": [],
+                     "returned": None, "outputs": {}, "fault": {"kind": "timeout",
+                                                                "message": msg},
+                     "issues": [], "probe": probe, "session": session, "skipped": True}
+        return CallResult(fault=CallFault("timeout", msg, {"skipped": True})), ev
 
     # ------------------------------------------------------------------ start / stop
 
@@ -548,6 +599,8 @@ class RasHost:
             sessions = self._sessions_total
         out: list[Finding] = []
         for ld in self.dlls:
+            if ld.given_up is not None:
+                continue  # reloaded after each timeout and no longer called: nothing to compare
             for inst, dll in (("conn", ld.conn), ("ip", ld.ip)):
                 base = ld.baseline.get(inst)
                 if dll is None or base is None:
@@ -779,7 +832,7 @@ class RasHost:
     def _consequence(self, ld: LoadedAdminDll, s: Session, gen: int, ev: Event,
                      res: CallResult) -> bool:
         """A teardown fault for a connection accepted before the instance was reloaded."""
-        if res.fault is None or s._cgen.get(ld.index, gen) >= gen:
+        if res.fault is None or s._cgen.get(ld.index, gen) >= gen or ld.given_up is not None:
             return False
         self._add_locked([Finding(
             "R46", Severity.INFO,
@@ -844,7 +897,7 @@ class RasHost:
         assert plan is not None and plan.release_ip is not None
         gen = ipd.generation["ip"]
         res, ev = self._call(ipd, "ip", plan.release_ip, (s.user, s.port, s._dword), s.id)
-        if res.fault is not None and gen != s._gen:
+        if res.fault is not None and gen != s._gen and ipd.given_up is None:
             # the instance was reloaded after an earlier fault: the DLL lost the lease, so
             # this failure is a consequence of that fault, not a new defect
             self._add_locked([Finding(

@@ -3,7 +3,9 @@
 Event keys: ``seq``, ``t`` (seconds since the host started), ``dll`` (path as registered),
 ``instance`` (``ip``/``conn``), ``call`` (signature name), ``args`` (plain JSON; structures
 summarised by key fields), ``returned``, ``outputs`` (by parameter name), ``fault``,
-``issues``, ``probe``, and ``session`` (the host's session id, or None).
+``issues``, ``probe``, and ``session`` (the host's session id, or None); ``debug`` (the call's
+debug output: OutputDebugString text, loader notes such as a CreateThread not run) only when
+the call produced any, and ``target`` only for calls through a table pointer.
 
 Addresses in ``args``/``outputs`` are dotted text read in network byte order (section 8).
 Normalisation for golden files drops ``t`` and renumbers handles in order of appearance.

@@ -311,28 +311,25 @@ def _utf16(text: str) -> bytes:
     return text.encode("utf-16-le", "surrogatepass")
 
 
+def _unsigned(value: object, size: int, too_big: str) -> bytes:
+    """REG_DWORD / REG_QWORD data of ``value`` (None: zero), with CPython's errors."""
+    if value is None:
+        return bytes(size)
+    if not isinstance(value, int):
+        raise ValueError("Could not convert the data to the specified type.")
+    if value < 0:
+        raise OverflowError("can't convert negative int to unsigned")
+    if value >> (8 * size):
+        raise OverflowError(too_big)
+    return value.to_bytes(size, "little")
+
+
 def to_registry(value: object, typ: int) -> bytes:
     """Convert a Python value to registry bytes as ``winreg.SetValueEx`` does."""
     if typ == _m.REG_DWORD:
-        if value is None:
-            return b"\0\0\0\0"
-        if not isinstance(value, int):
-            raise ValueError("Could not convert the data to the specified type.")
-        if value < 0:
-            raise OverflowError("can't convert negative int to unsigned")
-        if value > 0xFFFFFFFF:
-            raise OverflowError("Python int too large to convert to C unsigned long")
-        return value.to_bytes(4, "little")
+        return _unsigned(value, 4, "Python int too large to convert to C unsigned long")
     if typ == _m.REG_QWORD:
-        if value is None:
-            return b"\0" * 8
-        if not isinstance(value, int):
-            raise ValueError("Could not convert the data to the specified type.")
-        if value < 0:
-            raise OverflowError("can't convert negative int to unsigned")
-        if value > 0xFFFFFFFFFFFFFFFF:
-            raise OverflowError("int too big to convert")
-        return value.to_bytes(8, "little")
+        return _unsigned(value, 8, "int too big to convert")
     if typ == _m.REG_SZ or typ == _m.REG_EXPAND_SZ:
         if value is None:
             return b"\0\0"

@@ -229,13 +229,16 @@ def comparable(events: Iterable[Mapping[str, Any]],
       dwSize) is checked against ``sizeof`` at the side's bitness, then written as
       ``sizeof(...)`` - the host fills it per bitness, so its value differs by design;
     * a fault keeps its kind (``child-died`` counted as ``crash``) and drops its message, which
-      names loader internals (a program counter, a signal, a Python traceback).
+      names loader internals (a program counter, a signal, a Python traceback);
+    * ``debug`` (the call's debug output) is dropped: only some loaders capture
+      OutputDebugString (the PE emulator does, a native library's goes nowhere).
 
     Everything else - calls, order, instances, sessions, arguments, returned values, outputs,
     call issues, probes - is kept as is.
     """
     out: list[dict[str, Any]] = []
     for ev in normalise(events):
+        ev.pop("debug", None)
         names = export_names.get(ev.get("dll", ""), {})
         if "target" in ev:
             ev["target"] = _name_of(ev["target"], names)

@@ -8,14 +8,13 @@ labelled install / run / uninstall.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fixtures.installers import manifest
-from tests.helpers import rasemu
+from tests.helpers import one_error_line, rasemu
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD64 = ROOT / "fixtures" / "dlls" / "prebuilt" / "good64.dll"
@@ -191,14 +190,6 @@ def test_html_page_has_the_setup_section(tmp_path: Path) -> None:
 
 
 # -- wrong input: one line, exit 2 ------------------------------------------------------------
-
-
-def one_error_line(res: subprocess.CompletedProcess[str]) -> str:
-    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
-    assert "Traceback" not in res.stderr + res.stdout
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    return lines[0]
 
 
 def test_missing_installer() -> None:

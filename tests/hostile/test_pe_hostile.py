@@ -159,6 +159,27 @@ def test_dllmain_that_never_returns_fails_the_load(variant: str, bits: int) -> N
     assert VARIANTS[variant]["message"] in info.value.message
     assert "0.3 s" in info.value.message and "DLL_PROCESS_ATTACH" in info.value.message
     assert str(prebuilt(variant, bits)) in str(info.value)
+    # DllMain is not exported: the pc is never attributed to the nearest exported callback
+    assert "in code run by DllMain (entry point at +0x" in info.value.message
+    assert "RasemuTest" not in info.value.message and "MprAdmin" not in info.value.message
+    if bits == 64:  # .pdata bounds: the function the loop is in
+        assert "(unexported function at +0x" in info.value.message
+
+
+def test_symbolize_names_the_entry_point() -> None:
+    from emulator.loaders.pe.faults import ENTRY_NAME, symbolize
+
+    for bits in (32, 64):
+        dll = _load("hostile_garbage", bits)
+        try:
+            img, base = dll.image, dll.base
+            at = symbolize(img, base, "m.dll", base + img.entry_rva + 2)
+            assert at == f"m.dll+0x{img.entry_rva + 2:x} ({ENTRY_NAME}+0x2)"
+            get = img.export_map()[GET_IP].rva
+            assert symbolize(img, base, "m.dll", base + get + 5).endswith(f"({GET_IP}+0x5)")
+            assert symbolize(img, base, "m.dll", base - 1) == f"0x{base - 1:x}"
+        finally:
+            dll.close()
 
 
 def test_dllmain_hang_through_open_dll() -> None:

@@ -18,6 +18,29 @@ SENTINEL = 0xA5A5A5A5  # R78: pre-filled into *bNotifyRelease before every GetIp
 NO_ERROR = 0
 
 
+def plausible_error_code(value: int) -> bool:
+    """Whether a non-NO_ERROR DWORD reads like an error code (R59's "any other value").
+
+    rasemu's rule: Win32/RAS error codes are at most 0xFFFF (system codes end below 16,000, RAS
+    codes are 600-999); an HRESULT wrapping one (``HRESULT_FROM_WIN32``, 0x8007xxxx) is accepted
+    too. Anything else (e.g. 0xDEADBEEF) is a garbage return: still a refusal, with a warning.
+    """
+    v = value & 0xFFFFFFFF
+    return v <= 0xFFFF or v >> 16 == 0x8007
+
+
+def garbage_return_findings(ev: Mapping[str, Any], subject: str, returned: int,
+                            rule: str = "R59") -> list[Finding]:
+    """A GetIp(v6) return that is neither NO_ERROR nor a plausible error code (R59, warning)."""
+    if returned == NO_ERROR or plausible_error_code(returned):
+        return []
+    return [Finding(
+        rule, Severity.WARNING,
+        f"{ev['call']} returned 0x{returned & 0xFFFFFFFF:08X}, which is not a Win32 error code; "
+        "the user was refused", (ev,), subject=subject,
+        extra={"returned": f"{returned & 0xFFFFFFFF:#x}"})]
+
+
 
 def _private_octets(a: int, b: int) -> int:
     """Prefix length of the private range a.b.x.x lies in (10/8, 172.16/12, 192.168/16,
@@ -80,7 +103,8 @@ def get_ip_findings(ev: Mapping[str, Any], subject: str, proposed: int, returned
     out: list[Finding] = []
     evid = (ev,)
     if returned != NO_ERROR:
-        return out  # R59: any other value refuses the user; legitimate
+        # R59: any other value refuses the user; legitimate unless it is no error code at all
+        return garbage_return_findings(ev, subject, returned)
     if notify == SENTINEL:
         out.append(Finding(
             family_rule61, Severity.ERROR,
@@ -124,7 +148,7 @@ def get_ipv6_findings(ev: Mapping[str, Any], subject: str, returned: int,
                       notify: int) -> list[Finding]:
     """Judge one GetIpv6AddressForUser result that returned (R61 for its bNotifyRelease)."""
     if returned != NO_ERROR:
-        return []
+        return garbage_return_findings(ev, subject, returned)
     if notify == SENTINEL:
         return [Finding(
             "R61", Severity.ERROR,
@@ -150,10 +174,14 @@ def result_findings(ev: Mapping[str, Any], subject: str, result: CallResult, *,
     f = result.fault
     if f is None and not result.issues and not result.modified_inputs:
         return []  # the common case, judged without building anything
+    if f is not None and f.detail.get("skipped"):
+        return []  # not called: the host gave up on the DLL (reported once when it did)
     out: list[Finding] = []
     evid = (ev,)
     if f is not None:
-        rule = "R65" if probe else ("R71" if odd_names else "R46")
+        # a rule the loader named (heap corruption: R76, re-entry: R66) wins over the context
+        rule = str(f.detail.get("rule") or "") or (
+            "R65" if probe else ("R71" if odd_names else "R46"))
         what = {"timeout": "did not return in time", "crash": "crashed",
                 "child-died": "killed its process", "exception": "raised an exception",
                 "missing-api": "called an API the emulator lacks",
@@ -161,7 +189,8 @@ def result_findings(ev: Mapping[str, Any], subject: str, result: CallResult, *,
         ctx = (" while releasing an unknown user/port/address (robustness probe)" if probe else
                " with a maximum-length or empty name" if odd_names else "")
         out.append(Finding(
-            "R66" if f.kind == "host-reentry" else rule, Severity.ERROR,
+            "R66" if f.kind == "host-reentry" and "rule" not in f.detail else rule,
+            Severity.ERROR,
             f"{ev['call']} {what}{ctx}: {f.message}", evid, subject=subject,
             extra={"fault": f.kind, **({k: str(v) for k, v in f.detail.items()})}))
     cdecl = any(i.rule == "R50" for i in result.issues)

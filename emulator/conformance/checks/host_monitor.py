@@ -12,7 +12,6 @@ per port), R39/R40 (structure headers). Probe events (R65 robustness probes) are
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.conformance.findings import Finding, Severity
@@ -71,20 +70,25 @@ def _variant_of(call: str) -> str:
     return ""
 
 
-@dataclass
 class _Sess:
-    get: Mapping[str, Any] | None = None
-    get_ok: bool | None = None
-    address: str | None = None
-    notify: bool = False
-    released: int = 0
-    accepts: list[str] = field(default_factory=list)
-    refused: bool = False
-    refused_ports: set[Any] = field(default_factory=set)
-    accept_variant: dict[str, str] = field(default_factory=dict)
-    hung_up: bool = False
-    ports_accepted: dict[str, set[str]] = field(default_factory=dict)
-    ports_down: dict[str, set[str]] = field(default_factory=dict)
+    """What the monitor remembers about one session (a plain slotted class: one per session)."""
+
+    __slots__ = ("get", "get_ok", "address", "notify", "released", "accepts", "refused",
+                 "refused_ports", "accept_variant", "hung_up", "ports_accepted", "ports_down")
+
+    def __init__(self) -> None:
+        self.get: Mapping[str, Any] | None = None
+        self.get_ok: bool | None = None
+        self.address: str | None = None
+        self.notify = False
+        self.released = 0
+        self.accepts: list[str] = []
+        self.refused = False
+        self.refused_ports: set[Any] = set()
+        self.accept_variant: dict[str, str] = {}
+        self.hung_up = False
+        self.ports_accepted: dict[str, set[str]] = {}
+        self.ports_down: dict[str, set[str]] = {}
 
 
 class HostMonitor:

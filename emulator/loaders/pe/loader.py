@@ -31,7 +31,7 @@ from emulator.loaders.pe.cpu import (
     Outcome,
     overlaps_fixed,
 )
-from emulator.loaders.pe.faults import disassemble, symbolize
+from emulator.loaders.pe.faults import ENTRY_NAME, disassemble, symbolize
 from emulator.loaders.pe.image import Export, PeImage, parse_pe
 from emulator.loaders.pe.winapi.env import OPTIONS_KEY, PeOptions, default_options
 
@@ -314,7 +314,7 @@ class PeDll(AdminDll):
             kind, message, detail = out.fault
             if kind == "timeout":
                 pc = detail.get("pc")
-                at = f" [{symbolize(self.image, self.base, self.module_name, pc)}]" if isinstance(pc, int) else ""
+                at = f" [{self._init_where(pc, what)}]" if isinstance(pc, int) else ""
                 raise LoadError(
                     f"{what} did not return within {self.load_timeout:g} s "
                     f"(DLL_PROCESS_ATTACH; an endless loop or a wait that never ends){at}",
@@ -326,9 +326,20 @@ class PeDll(AdminDll):
                 msg = f"{what} failed ({kind}): {message}"
                 pc = detail.get("pc")
                 if isinstance(pc, int):
-                    msg += f" [{symbolize(self.image, self.base, self.module_name, pc)}]"
+                    msg += f" [{self._init_where(pc, what)}]"
             raise LoadError(msg, where=self.path)
         return out
+
+    def _init_where(self, pc: int, what: str) -> str:
+        """Where a DllMain/TLS callback stopped. DllMain seldom calls the DLL's exported
+        callbacks, so during DllMain an address is attributed only to the entry point (or, on
+        x64, the function containing it), never to the nearest export."""
+        if what != "DllMain":
+            return symbolize(self.image, self.base, self.module_name, pc)
+        where = symbolize(self.image, self.base, self.module_name, pc, exports=False)
+        if ENTRY_NAME not in where and self.image.entry_rva:
+            where += f", in code run by DllMain (entry point at +0x{self.image.entry_rva:x})"
+        return where
 
     def _reload(self) -> None:
         old = self._emu

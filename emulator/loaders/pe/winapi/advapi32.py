@@ -10,7 +10,10 @@ deleted, LSTATUS error codes returned (not SetLastError). The registry is ``PeOp
 
 from __future__ import annotations
 
+import functools
+import inspect
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.loaders.pe.winapi import ACP, Ctx
@@ -27,10 +30,12 @@ from emulator.registry.model import (
     KEY_WOW64_64KEY,
     KEY_WRITE,
     MAXIMUM_ALLOWED,
+    REG_BINARY,
     REG_CREATED_NEW_KEY,
     REG_DWORD,
     REG_EXPAND_SZ,
     REG_MULTI_SZ,
+    REG_NONE,
     REG_OPENED_EXISTING_KEY,
     REG_QWORD,
     REG_SZ,
@@ -61,7 +66,6 @@ ERROR_KEY_DELETED = 1018
 ERROR_DATATYPE_MISMATCH = 1629
 ERROR_UNSUPPORTED_TYPE = 1630
 
-HKEY_CLASSES_ROOT = HKEY_HANDLES["HKEY_CLASSES_ROOT"]
 HKEY_CURRENT_USER = HKEY_HANDLES["HKEY_CURRENT_USER"]
 HKEY_LOCAL_MACHINE = HKEY_HANDLES["HKEY_LOCAL_MACHINE"]
 #: Predefined handle -> root abbreviation (the keys the model has a tree for).
@@ -167,6 +171,14 @@ def _resolve(ctx: Ctx, h: int) -> tuple[Key | None, int]:
     return key, ERROR_SUCCESS
 
 
+def _resolve_for(ctx: Ctx, h: int, access: int) -> tuple[Key | None, int]:
+    """:func:`_resolve`, then (None, ERROR_ACCESS_DENIED) unless the handle grants ``access``."""
+    key, err = _resolve(ctx, h)
+    if key is not None and not key.access & access:
+        return None, ERROR_ACCESS_DENIED
+    return key, err
+
+
 def _join(base: str, sub: str) -> tuple[str | None, int]:
     """``base\\sub`` validated; (None, error) for a malformed sub-path."""
     if not sub:
@@ -194,6 +206,27 @@ def _text(ctx: Ctx, ptr: int, wide: bool) -> str:
     return ctx.wstr(ptr) if wide else ctx.cstr(ptr)
 
 
+def _ansi_and_wide(
+    stem: str, *, also: tuple[str, ...] = _ALSO
+) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    """Register ``impl(ctx, <Windows parameters>, wide)`` as ``<stem>W`` and ``<stem>A``.
+
+    One implementation serves both: ``wide`` says whether strings (and string data) are UTF-16
+    or ANSI. The registered handlers take the Windows parameters only (their count is the argc).
+    """
+
+    def deco(impl: Callable[..., int]) -> Callable[..., int]:
+        params = list(inspect.signature(impl).parameters.values())
+        assert params[-1].name == "wide", impl.__name__
+        for suffix, wide in (("W", True), ("A", False)):
+            handler = functools.partial(impl, wide=wide)
+            handler.__signature__ = inspect.Signature(params[:-1])  # type: ignore[attr-defined]
+            soft_api(ADV, stem + suffix, also=also)(handler)
+        return impl
+
+    return deco
+
+
 # --- open / create / close ----------------------------------------------------------------------
 def _open(ctx: Ctx, h: int, sub: int, sam: int, out: int, wide: bool) -> int:
     if not out:
@@ -217,24 +250,14 @@ def _open(ctx: Ctx, h: int, sub: int, sam: int, out: int, wide: bool) -> int:
     return ERROR_SUCCESS
 
 
-@soft_api(ADV, also=_ALSO)
-def RegOpenKeyExW(ctx: Ctx, h: int, sub: int, opts: int, sam: int, out: int) -> int:
-    return _open(ctx, h, sub, _dw(sam), out, True)
+@_ansi_and_wide("RegOpenKeyEx")
+def _open_key_ex(ctx: Ctx, h: int, sub: int, opts: int, sam: int, out: int, wide: bool) -> int:
+    return _open(ctx, h, sub, _dw(sam), out, wide)
 
 
-@soft_api(ADV, also=_ALSO)
-def RegOpenKeyExA(ctx: Ctx, h: int, sub: int, opts: int, sam: int, out: int) -> int:
-    return _open(ctx, h, sub, _dw(sam), out, False)
-
-
-@soft_api(ADV)
-def RegOpenKeyW(ctx: Ctx, h: int, sub: int, out: int) -> int:
-    return _open(ctx, h, sub, MAXIMUM_ALLOWED, out, True)
-
-
-@soft_api(ADV)
-def RegOpenKeyA(ctx: Ctx, h: int, sub: int, out: int) -> int:
-    return _open(ctx, h, sub, MAXIMUM_ALLOWED, out, False)
+@_ansi_and_wide("RegOpenKey", also=())
+def _open_key(ctx: Ctx, h: int, sub: int, out: int, wide: bool) -> int:
+    return _open(ctx, h, sub, MAXIMUM_ALLOWED, out, wide)
 
 
 def _create(
@@ -269,8 +292,8 @@ def _create(
     return ERROR_SUCCESS
 
 
-@soft_api(ADV, also=_ALSO)
-def RegCreateKeyExW(
+@_ansi_and_wide("RegCreateKeyEx")
+def _create_key_ex(
     ctx: Ctx,
     h: int,
     sub: int,
@@ -281,34 +304,14 @@ def RegCreateKeyExW(
     sa: int,
     out: int,
     disp: int,
+    wide: bool,
 ) -> int:
-    return _create(ctx, h, sub, _dw(opts), _dw(sam), out, disp, True)
+    return _create(ctx, h, sub, _dw(opts), _dw(sam), out, disp, wide)
 
 
-@soft_api(ADV, also=_ALSO)
-def RegCreateKeyExA(
-    ctx: Ctx,
-    h: int,
-    sub: int,
-    reserved: int,
-    cls: int,
-    opts: int,
-    sam: int,
-    sa: int,
-    out: int,
-    disp: int,
-) -> int:
-    return _create(ctx, h, sub, _dw(opts), _dw(sam), out, disp, False)
-
-
-@soft_api(ADV)
-def RegCreateKeyW(ctx: Ctx, h: int, sub: int, out: int) -> int:
-    return _create(ctx, h, sub, 0, MAXIMUM_ALLOWED, out, 0, True)
-
-
-@soft_api(ADV)
-def RegCreateKeyA(ctx: Ctx, h: int, sub: int, out: int) -> int:
-    return _create(ctx, h, sub, 0, MAXIMUM_ALLOWED, out, 0, False)
+@_ansi_and_wide("RegCreateKey", also=())
+def _create_key(ctx: Ctx, h: int, sub: int, out: int, wide: bool) -> int:
+    return _create(ctx, h, sub, 0, MAXIMUM_ALLOWED, out, 0, wide)
 
 
 @soft_api(ADV, also=_ALSO)
@@ -343,11 +346,9 @@ def _to_ansi_data(typ: int, raw: bytes) -> bytes:
 
 
 def _set(ctx: Ctx, h: int, name: str, typ: int, data: int, size: int, wide: bool) -> int:
-    key, err = _resolve(ctx, h)
+    key, err = _resolve_for(ctx, h, KEY_SET_VALUE)
     if key is None:
         return err
-    if not key.access & KEY_SET_VALUE:
-        return ERROR_ACCESS_DENIED
     if size and not data:
         return ERROR_NOACCESS
     raw = ctx.mem.read(data, size) if size else b""
@@ -360,18 +361,11 @@ def _set(ctx: Ctx, h: int, name: str, typ: int, data: int, size: int, wide: bool
     return ERROR_SUCCESS
 
 
-@soft_api(ADV, also=_ALSO)
-def RegSetValueExW(
-    ctx: Ctx, h: int, name: int, reserved: int, typ: int, data: int, size: int
+@_ansi_and_wide("RegSetValueEx")
+def _set_value_ex(
+    ctx: Ctx, h: int, name: int, reserved: int, typ: int, data: int, size: int, wide: bool
 ) -> int:
-    return _set(ctx, h, _text(ctx, name, True), _dw(typ), data, _dw(size), True)
-
-
-@soft_api(ADV, also=_ALSO)
-def RegSetValueExA(
-    ctx: Ctx, h: int, name: int, reserved: int, typ: int, data: int, size: int
-) -> int:
-    return _set(ctx, h, _text(ctx, name, False), _dw(typ), data, _dw(size), False)
+    return _set(ctx, h, _text(ctx, name, wide), _dw(typ), data, _dw(size), wide)
 
 
 @soft_api(ADV, also=_ALSO)
@@ -414,6 +408,7 @@ def _deliver(ctx: Ctx, raw: bytes, data: int, pcb: int) -> int:
     return ERROR_SUCCESS
 
 
+@_ansi_and_wide("RegQueryValueEx")
 def _query(
     ctx: Ctx, h: int, name: int, reserved: int, ptype: int, data: int, pcb: int, wide: bool
 ) -> int:
@@ -421,11 +416,9 @@ def _query(
         return ERROR_INVALID_PARAMETER
     if data and not pcb:
         return ERROR_INVALID_PARAMETER
-    key, err = _resolve(ctx, h)
+    key, err = _resolve_for(ctx, h, KEY_QUERY_VALUE)
     if key is None:
         return err
-    if not key.access & KEY_QUERY_VALUE:
-        return ERROR_ACCESS_DENIED
     got = _get(ctx, key, _text(ctx, name, wide))
     if isinstance(got, int):
         return got
@@ -437,31 +430,18 @@ def _query(
     return _deliver(ctx, raw, data, pcb)
 
 
-@soft_api(ADV, also=_ALSO)
-def RegQueryValueExW(
-    ctx: Ctx, h: int, name: int, reserved: int, ptype: int, data: int, pcb: int
-) -> int:
-    return _query(ctx, h, name, reserved, ptype, data, pcb, True)
-
-
-@soft_api(ADV, also=_ALSO)
-def RegQueryValueExA(
-    ctx: Ctx, h: int, name: int, reserved: int, ptype: int, data: int, pcb: int
-) -> int:
-    return _query(ctx, h, name, reserved, ptype, data, pcb, False)
-
-
 _RRF_OF_TYPE = {
-    0: RRF_RT_REG_NONE,
+    REG_NONE: RRF_RT_REG_NONE,
     REG_SZ: RRF_RT_REG_SZ,
     REG_EXPAND_SZ: RRF_RT_REG_EXPAND_SZ,
-    3: RRF_RT_REG_BINARY,
+    REG_BINARY: RRF_RT_REG_BINARY,
     REG_DWORD: RRF_RT_REG_DWORD,
     REG_MULTI_SZ: RRF_RT_REG_MULTI_SZ,
     REG_QWORD: RRF_RT_REG_QWORD,
 }
 
 
+@_ansi_and_wide("RegGetValue")
 def _get_value(
     ctx: Ctx, h: int, sub: int, name: int, flags: int, ptype: int, data: int, pcb: int, wide: bool
 ) -> int:
@@ -527,7 +507,7 @@ def _get_value_inner(
         expect = 4
     elif typ == REG_QWORD:
         expect = 8
-    elif typ == 3:
+    elif typ == REG_BINARY:
         if flags & RRF_RT_ANY & ~RRF_RT_DWORD == 0 and flags & RRF_RT_DWORD == RRF_RT_DWORD:
             expect = 4
         elif flags & RRF_RT_ANY & ~RRF_RT_QWORD == 0 and flags & RRF_RT_QWORD == RRF_RT_QWORD:
@@ -549,26 +529,10 @@ def _get_value_inner(
     return _deliver(ctx, raw, data, pcb)
 
 
-@soft_api(ADV, also=_ALSO)
-def RegGetValueW(
-    ctx: Ctx, h: int, sub: int, name: int, flags: int, ptype: int, data: int, pcb: int
-) -> int:
-    return _get_value(ctx, h, sub, name, flags, ptype, data, pcb, True)
-
-
-@soft_api(ADV, also=_ALSO)
-def RegGetValueA(
-    ctx: Ctx, h: int, sub: int, name: int, flags: int, ptype: int, data: int, pcb: int
-) -> int:
-    return _get_value(ctx, h, sub, name, flags, ptype, data, pcb, False)
-
-
 def _delete_value(ctx: Ctx, h: int, name: str) -> int:
-    key, err = _resolve(ctx, h)
+    key, err = _resolve_for(ctx, h, KEY_SET_VALUE)
     if key is None:
         return err
-    if not key.access & KEY_SET_VALUE:
-        return ERROR_ACCESS_DENIED
     try:
         _registry(ctx).delete_value(key.path, name, view=key.view)
     except (KeyNotFoundError, ValueNotFoundError):
@@ -576,14 +540,9 @@ def _delete_value(ctx: Ctx, h: int, name: str) -> int:
     return ERROR_SUCCESS
 
 
-@soft_api(ADV, also=_ALSO)
-def RegDeleteValueW(ctx: Ctx, h: int, name: int) -> int:
-    return _delete_value(ctx, h, _text(ctx, name, True))
-
-
-@soft_api(ADV, also=_ALSO)
-def RegDeleteValueA(ctx: Ctx, h: int, name: int) -> int:
-    return _delete_value(ctx, h, _text(ctx, name, False))
+@_ansi_and_wide("RegDeleteValue")
+def _delete_value_named(ctx: Ctx, h: int, name: int, wide: bool) -> int:
+    return _delete_value(ctx, h, _text(ctx, name, wide))
 
 
 # --- deleting keys --------------------------------------------------------------------------------
@@ -613,34 +572,19 @@ def _delete_key(ctx: Ctx, h: int, sub: str, sam: int, recursive: bool) -> int:
     return ERROR_SUCCESS
 
 
-@soft_api(ADV, also=_ALSO)
-def RegDeleteKeyW(ctx: Ctx, h: int, sub: int) -> int:
+@_ansi_and_wide("RegDeleteKey")
+def _delete_subkey(ctx: Ctx, h: int, sub: int, wide: bool) -> int:
+    return _delete_subkey_ex(ctx, h, sub, 0, 0, wide)
+
+
+@_ansi_and_wide("RegDeleteKeyEx")
+def _delete_subkey_ex(ctx: Ctx, h: int, sub: int, sam: int, reserved: int, wide: bool) -> int:
     if not sub:
         return ERROR_INVALID_PARAMETER
-    return _delete_key(ctx, h, _text(ctx, sub, True), 0, False)
+    return _delete_key(ctx, h, _text(ctx, sub, wide), _dw(sam), False)
 
 
-@soft_api(ADV, also=_ALSO)
-def RegDeleteKeyA(ctx: Ctx, h: int, sub: int) -> int:
-    if not sub:
-        return ERROR_INVALID_PARAMETER
-    return _delete_key(ctx, h, _text(ctx, sub, False), 0, False)
-
-
-@soft_api(ADV, also=_ALSO)
-def RegDeleteKeyExW(ctx: Ctx, h: int, sub: int, sam: int, reserved: int) -> int:
-    if not sub:
-        return ERROR_INVALID_PARAMETER
-    return _delete_key(ctx, h, _text(ctx, sub, True), _dw(sam), False)
-
-
-@soft_api(ADV, also=_ALSO)
-def RegDeleteKeyExA(ctx: Ctx, h: int, sub: int, sam: int, reserved: int) -> int:
-    if not sub:
-        return ERROR_INVALID_PARAMETER
-    return _delete_key(ctx, h, _text(ctx, sub, False), _dw(sam), False)
-
-
+@_ansi_and_wide("RegDeleteTree")
 def _delete_tree(ctx: Ctx, h: int, sub: int, wide: bool) -> int:
     if sub:
         return _delete_key(ctx, h, _text(ctx, sub, wide), 0, True)
@@ -654,16 +598,6 @@ def _delete_tree(ctx: Ctx, h: int, sub: int, wide: bool) -> int:
     for vname, _, _ in reg.value_items(key.path, view=key.view):
         reg.delete_value(key.path, vname, view=key.view)
     return ERROR_SUCCESS
-
-
-@soft_api(ADV, also=_ALSO)
-def RegDeleteTreeW(ctx: Ctx, h: int, sub: int) -> int:
-    return _delete_tree(ctx, h, sub, True)
-
-
-@soft_api(ADV, also=_ALSO)
-def RegDeleteTreeA(ctx: Ctx, h: int, sub: int) -> int:
-    return _delete_tree(ctx, h, sub, False)
 
 
 # --- enumeration / info ------------------------------------------------------------------------
@@ -684,14 +618,22 @@ def _put_name(ctx: Ctx, buf: int, pcch: int, name: str, wide: bool) -> int:
     return ERROR_SUCCESS
 
 
+@_ansi_and_wide("RegEnumKeyEx")
 def _enum_key(
-    ctx: Ctx, h: int, index: int, buf: int, pcch: int, cls: int, pcls: int, ft: int, wide: bool
+    ctx: Ctx,
+    h: int,
+    index: int,
+    buf: int,
+    pcch: int,
+    reserved: int,
+    cls: int,
+    pcls: int,
+    ft: int,
+    wide: bool,
 ) -> int:
-    key, err = _resolve(ctx, h)
+    key, err = _resolve_for(ctx, h, KEY_ENUMERATE_SUB_KEYS)
     if key is None:
         return err
-    if not key.access & KEY_ENUMERATE_SUB_KEYS:
-        return ERROR_ACCESS_DENIED
     names = _registry(ctx).subkey_names(key.path, view=key.view)
     index = _dw(index)
     if index >= len(names):
@@ -708,30 +650,17 @@ def _enum_key(
     return ERROR_SUCCESS
 
 
-@soft_api(ADV, also=_ALSO)
-def RegEnumKeyExW(
-    ctx: Ctx, h: int, index: int, name: int, pcch: int, reserved: int, cls: int, pcls: int, ft: int
-) -> int:
-    return _enum_key(ctx, h, index, name, pcch, cls, pcls, ft, True)
-
-
-@soft_api(ADV, also=_ALSO)
-def RegEnumKeyExA(
-    ctx: Ctx, h: int, index: int, name: int, pcch: int, reserved: int, cls: int, pcls: int, ft: int
-) -> int:
-    return _enum_key(ctx, h, index, name, pcch, cls, pcls, ft, False)
-
-
 @soft_api(ADV)
 def RegEnumKeyW(ctx: Ctx, h: int, index: int, name: int, cch: int) -> int:
     tmp = ctx.alloc(4)
     try:
         ctx.mem.w32(tmp, _dw(cch))
-        return _enum_key(ctx, h, index, name, tmp, 0, 0, 0, True)
+        return _enum_key(ctx, h, index, name, tmp, 0, 0, 0, 0, True)
     finally:
         ctx.heap.free(tmp)
 
 
+@_ansi_and_wide("RegEnumValue")
 def _enum_value(
     ctx: Ctx,
     h: int,
@@ -748,11 +677,9 @@ def _enum_value(
         return ERROR_INVALID_PARAMETER
     if data and not pcb:
         return ERROR_INVALID_PARAMETER
-    key, err = _resolve(ctx, h)
+    key, err = _resolve_for(ctx, h, KEY_QUERY_VALUE)
     if key is None:
         return err
-    if not key.access & KEY_QUERY_VALUE:
-        return ERROR_ACCESS_DENIED
     items = _registry(ctx).value_items(key.path, view=key.view)
     index = _dw(index)
     if index >= len(items):
@@ -770,36 +697,6 @@ def _enum_value(
     return _deliver(ctx, raw, data, pcb)
 
 
-@soft_api(ADV, also=_ALSO)
-def RegEnumValueW(
-    ctx: Ctx,
-    h: int,
-    index: int,
-    name: int,
-    pcch: int,
-    reserved: int,
-    ptype: int,
-    data: int,
-    pcb: int,
-) -> int:
-    return _enum_value(ctx, h, index, name, pcch, reserved, ptype, data, pcb, True)
-
-
-@soft_api(ADV, also=_ALSO)
-def RegEnumValueA(
-    ctx: Ctx,
-    h: int,
-    index: int,
-    name: int,
-    pcch: int,
-    reserved: int,
-    ptype: int,
-    data: int,
-    pcb: int,
-) -> int:
-    return _enum_value(ctx, h, index, name, pcch, reserved, ptype, data, pcb, False)
-
-
 def _mtime(ctx: Ctx, path: str, view: int) -> int:
     reg = _registry(ctx)
     try:
@@ -810,6 +707,7 @@ def _mtime(ctx: Ctx, path: str, view: int) -> int:
         return 0
 
 
+@_ansi_and_wide("RegQueryInfoKey")
 def _query_info(
     ctx: Ctx,
     h: int,
@@ -826,11 +724,9 @@ def _query_info(
     ft: int,
     wide: bool,
 ) -> int:
-    key, err = _resolve(ctx, h)
+    key, err = _resolve_for(ctx, h, KEY_QUERY_VALUE)
     if key is None:
         return err
-    if not key.access & KEY_QUERY_VALUE:
-        return ERROR_ACCESS_DENIED
     reg = _registry(ctx)
     subs = reg.subkey_names(key.path, view=key.view)
     vals = reg.value_items(key.path, view=key.view)
@@ -864,77 +760,9 @@ def _query_info(
     return ERROR_SUCCESS
 
 
-@soft_api(ADV, also=_ALSO)
-def RegQueryInfoKeyW(
-    ctx: Ctx,
-    h: int,
-    cls: int,
-    pcls: int,
-    reserved: int,
-    psub: int,
-    pmaxsub: int,
-    pmaxcls: int,
-    pvals: int,
-    pmaxname: int,
-    pmaxdata: int,
-    psd: int,
-    ft: int,
-) -> int:
-    return _query_info(
-        ctx,
-        h,
-        cls,
-        pcls,
-        reserved,
-        psub,
-        pmaxsub,
-        pmaxcls,
-        pvals,
-        pmaxname,
-        pmaxdata,
-        psd,
-        ft,
-        True,
-    )
-
-
-@soft_api(ADV, also=_ALSO)
-def RegQueryInfoKeyA(
-    ctx: Ctx,
-    h: int,
-    cls: int,
-    pcls: int,
-    reserved: int,
-    psub: int,
-    pmaxsub: int,
-    pmaxcls: int,
-    pvals: int,
-    pmaxname: int,
-    pmaxdata: int,
-    psd: int,
-    ft: int,
-) -> int:
-    return _query_info(
-        ctx,
-        h,
-        cls,
-        pcls,
-        reserved,
-        psub,
-        pmaxsub,
-        pmaxcls,
-        pvals,
-        pmaxname,
-        pmaxdata,
-        psd,
-        ft,
-        False,
-    )
-
-
 # --- user / event log --------------------------------------------------------------------------
-@soft_api(ADV)
-def GetUserNameW(ctx: Ctx, buf: int, pcch: int) -> int:
+@_ansi_and_wide("GetUserName", also=())
+def _get_user_name(ctx: Ctx, buf: int, pcch: int, wide: bool) -> int:
     name = options(ctx).user_name
     need = len(name) + 1
     if not pcch:
@@ -945,23 +773,10 @@ def GetUserNameW(ctx: Ctx, buf: int, pcch: int) -> int:
     if cap < need or not buf:
         ctx.set_last_error(ERROR_INSUFFICIENT_BUFFER)
         return 0
-    ctx.write_wstr(buf, name)
-    return 1
-
-
-@soft_api(ADV)
-def GetUserNameA(ctx: Ctx, buf: int, pcch: int) -> int:
-    name = options(ctx).user_name
-    need = len(name) + 1
-    if not pcch:
-        ctx.set_last_error(ERROR_INVALID_PARAMETER)
-        return 0
-    cap = ctx.mem.u32(pcch)
-    ctx.mem.w32(pcch, need)
-    if cap < need or not buf:
-        ctx.set_last_error(ERROR_INSUFFICIENT_BUFFER)
-        return 0
-    ctx.write_cstr(buf, name)
+    if wide:
+        ctx.write_wstr(buf, name)
+    else:
+        ctx.write_cstr(buf, name)
     return 1
 
 
@@ -975,21 +790,13 @@ _EVENT_TYPES = {
 }
 
 
-def _register_source(ctx: Ctx, server: str, source: str) -> int:
-    if not source:
+@_ansi_and_wide("RegisterEventSource", also=())
+def _register_source(ctx: Ctx, server: int, source: int, wide: bool) -> int:
+    _server, name = _text(ctx, server, wide), _text(ctx, source, wide)
+    if not name:
         ctx.set_last_error(ERROR_INVALID_PARAMETER)
         return 0
-    return ctx.proc.handles.new("eventsource", source, site=ctx.caller, api=ctx.api)
-
-
-@soft_api(ADV)
-def RegisterEventSourceW(ctx: Ctx, server: int, source: int) -> int:
-    return _register_source(ctx, _text(ctx, server, True), _text(ctx, source, True))
-
-
-@soft_api(ADV)
-def RegisterEventSourceA(ctx: Ctx, server: int, source: int) -> int:
-    return _register_source(ctx, _text(ctx, server, False), _text(ctx, source, False))
+    return ctx.proc.handles.new("eventsource", name, site=ctx.caller, api=ctx.api)
 
 
 @soft_api(ADV)
@@ -1001,12 +808,14 @@ def DeregisterEventSource(ctx: Ctx, h: int) -> int:
     return 1
 
 
+@_ansi_and_wide("ReportEvent", also=())
 def _report(
     ctx: Ctx,
     h: int,
     typ: int,
     cat: int,
     eid: int,
+    sid: int,
     nstr: int,
     size: int,
     strings: int,
@@ -1036,38 +845,6 @@ def _report(
     ctx.proc.extra.setdefault("event_log", []).append(entry)
     ctx.log(f"[eventlog] {e.obj} {kind} id={_dw(eid) & 0xFFFF}: " + " | ".join(texts))
     return 1
-
-
-@soft_api(ADV)
-def ReportEventW(
-    ctx: Ctx,
-    h: int,
-    typ: int,
-    cat: int,
-    eid: int,
-    sid: int,
-    nstr: int,
-    size: int,
-    strings: int,
-    raw: int,
-) -> int:
-    return _report(ctx, h, typ, cat, eid, nstr, size, strings, raw, True)
-
-
-@soft_api(ADV)
-def ReportEventA(
-    ctx: Ctx,
-    h: int,
-    typ: int,
-    cat: int,
-    eid: int,
-    sid: int,
-    nstr: int,
-    size: int,
-    strings: int,
-    raw: int,
-) -> int:
-    return _report(ctx, h, typ, cat, eid, nstr, size, strings, raw, False)
 
 
 # a pre-packed DWORD helper for tests and callers that seed values

@@ -641,6 +641,22 @@ def _codec(cp: int) -> str:
     return f"cp{cp}"
 
 
+def store_counted(ctx: Ctx, dst: int, dstlen: int, data: bytes, unit: int) -> int:
+    """Store ``data`` in a caller's buffer of ``dstlen`` units of ``unit`` bytes, as the string
+    conversions (MultiByteToWideChar, WideCharToMultiByte, LCMapString) do: ``dstlen`` 0 asks for
+    the size (the unit count, nothing written); a smaller buffer fails with
+    ERROR_INSUFFICIENT_BUFFER (0); else ``data`` is written and its unit count returned."""
+    units = len(data) // unit
+    cap = Ctx.s32(dstlen)
+    if cap == 0:
+        return units
+    if cap < units:
+        ctx.set_last_error(ERROR_INSUFFICIENT_BUFFER)
+        return 0
+    ctx.mem.write(dst, data)
+    return units
+
+
 @api(K32)
 def MultiByteToWideChar(
     ctx: Ctx, cp: int, flags: int, src: int, srclen: int, dst: int, dstlen: int
@@ -652,16 +668,7 @@ def MultiByteToWideChar(
     except (UnicodeDecodeError, LookupError):
         ctx.set_last_error(ERROR_NO_UNICODE_TRANSLATION)
         return 0
-    out = text.encode("utf-16-le", "surrogatepass")
-    units = len(out) // 2
-    cap = Ctx.s32(dstlen)
-    if cap == 0:
-        return units
-    if cap < units:
-        ctx.set_last_error(ERROR_INSUFFICIENT_BUFFER)
-        return 0
-    ctx.mem.write(dst, out)
-    return units
+    return store_counted(ctx, dst, dstlen, text.encode("utf-16-le", "surrogatepass"), 2)
 
 
 @api(K32)
@@ -691,14 +698,7 @@ def WideCharToMultiByte(
         return 0
     if used:
         ctx.mem.w32(used, int(lossy))
-    cap = Ctx.s32(dstlen)
-    if cap == 0:
-        return len(out)
-    if cap < len(out):
-        ctx.set_last_error(ERROR_INSUFFICIENT_BUFFER)
-        return 0
-    ctx.mem.write(dst, out)
-    return len(out)
+    return store_counted(ctx, dst, dstlen, out, 1)
 
 
 @api(K32)

@@ -26,6 +26,7 @@ from emulator.loaders.pe.winapi.env import (
     options,
     soft_api,
 )
+from emulator.loaders.pe.winapi.kernel32 import store_counted
 
 K32 = "kernel32.dll"
 
@@ -203,6 +204,19 @@ def _file(ctx: Ctx, h: int) -> OpenFile | None:
     return e.obj
 
 
+def _file_for(ctx: Ctx, h: int, *, write: bool) -> OpenFile | None:
+    """The file behind ``h`` if it was opened for writing (or reading); else None with the last
+    error set (ERROR_INVALID_HANDLE, ERROR_ACCESS_DENIED)."""
+    f = _file(ctx, h)
+    if f is None:
+        ctx.set_last_error(ERROR_INVALID_HANDLE)
+        return None
+    if not (f.write if write else f.read):
+        ctx.set_last_error(ERROR_ACCESS_DENIED)
+        return None
+    return f
+
+
 def _errno_to_win(exc: OSError) -> int:
     import errno
 
@@ -318,12 +332,8 @@ def WriteFile(ctx: Ctx, h: int, buf: int, size: int, written: int, overlapped: i
         if written:
             ctx.mem.w32(written, size)
         return 1
-    f = _file(ctx, h)
+    f = _file_for(ctx, h, write=True)
     if f is None:
-        ctx.set_last_error(ERROR_INVALID_HANDLE)
-        return 0
-    if not f.write:
-        ctx.set_last_error(ERROR_ACCESS_DENIED)
         return 0
     try:
         with open(f.host, "r+b") as fh:
@@ -345,12 +355,8 @@ def ReadFile(ctx: Ctx, h: int, buf: int, size: int, read: int, overlapped: int) 
         if read:
             ctx.mem.w32(read, 0)
         return 1
-    f = _file(ctx, h)
+    f = _file_for(ctx, h, write=False)
     if f is None:
-        ctx.set_last_error(ERROR_INVALID_HANDLE)
-        return 0
-    if not f.read:
-        ctx.set_last_error(ERROR_ACCESS_DENIED)
         return 0
     try:
         with open(f.host, "rb") as fh:
@@ -454,9 +460,8 @@ def SetFilePointerEx(ctx: Ctx, h: int, a1: int, a2: int, a3: int, a4: int) -> in
 
 @soft_api(K32)
 def SetEndOfFile(ctx: Ctx, h: int) -> int:
-    f = _file(ctx, h)
-    if f is None or not f.write:
-        ctx.set_last_error(ERROR_INVALID_HANDLE if f is None else ERROR_ACCESS_DENIED)
+    f = _file_for(ctx, h, write=True)
+    if f is None:
         return 0
     with open(f.host, "r+b") as fh:
         fh.truncate(f.pos)
@@ -988,16 +993,7 @@ def _lcmap(ctx: Ctx, flags: int, src: int, srclen: int, dst: int, dstlen: int) -
         text = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     elif flags & LCMAP_UPPERCASE:
         text = "".join(c.upper() if len(c.upper()) == 1 else c for c in text)
-    raw = text.encode("utf-16-le", "surrogatepass")
-    units = len(raw) // 2
-    cap = Ctx.s32(dstlen)
-    if cap == 0:
-        return units
-    if cap < units:
-        ctx.set_last_error(ERROR_INSUFFICIENT_BUFFER)
-        return 0
-    ctx.mem.write(dst, raw)
-    return units
+    return store_counted(ctx, dst, dstlen, text.encode("utf-16-le", "surrogatepass"), 2)
 
 
 @soft_api(K32)
