@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 import click
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from emulator.config import Config
 
 FORMATS = ("text", "json", "junit", "html")
+_P = ParamSpec("_P")
 
 
 def emit(reports: Sequence[Report], fmt: str, output: str | None) -> None:
@@ -155,6 +157,21 @@ def interrupted_exit(exc: BaseException) -> None:
     sys.exit(code)
 
 
+def stops_on_signals(command: Callable[_P, None]) -> Callable[_P, None]:
+    """Run ``command`` under :func:`sigterm_stops`; Ctrl-C or SIGTERM ends it through
+    :func:`interrupted_exit` (exit 130 or 143)."""
+
+    @functools.wraps(command)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> None:
+        with sigterm_stops():
+            try:
+                command(*args, **kwargs)
+            except KeyboardInterrupt as exc:
+                interrupted_exit(exc)
+
+    return run
+
+
 def show_progress(quiet: bool) -> bool:
     """A progress bar only for a person at a terminal: stderr is a TTY, not CI, not --quiet."""
     if quiet or not sys.stderr.isatty():
@@ -211,6 +228,7 @@ def show_progress(quiet: bool) -> bool:
 @click.option("--dll-name", metavar="NAME",
               help="With --install: the DLL's file name next to the installer (default: the one "
                    "*.dll name the installer mentions, else the DLL's own name).")
+@stops_on_signals
 def check(paths: tuple[str, ...], config_file: str | None, profile: str | None,
           scenarios: tuple[str, ...], loader: str | None, isolate: bool | None,
           strictness: str | None, fail_on: str | None, fmt: str, output: str | None,
@@ -227,22 +245,6 @@ def check(paths: tuple[str, ...], config_file: str | None, profile: str | None,
     by Ctrl-C (SIGINT), 143 by SIGTERM; an interrupted run still writes its report (and traces),
     marked partial.
     """
-    with sigterm_stops():
-        try:
-            _check(paths, config_file, profile, scenarios, loader, isolate, strictness, fail_on, fmt,
-                   output, trace_dir, separately, timeout, jobs, quiet, install, uninstall,
-                   installer_bits, preexisting, dll_name)
-        except KeyboardInterrupt as exc:
-            interrupted_exit(exc)
-
-
-def _check(paths: tuple[str, ...], config_file: str | None, profile: str | None,
-           scenarios: tuple[str, ...], loader: str | None, isolate: bool | None,
-           strictness: str | None, fail_on: str | None, fmt: str, output: str | None,
-           trace_dir: str | None, separately: bool, timeout: float | None, jobs: int,
-           quiet: bool, install: str | None, uninstall: str | None,
-           installer_bits: str | None, preexisting: tuple[str, ...],
-           dll_name: str | None) -> None:
     from emulator.host.scenarios import load_scenario
 
     cfg = settings(config_file)
@@ -259,6 +261,13 @@ def _check(paths: tuple[str, ...], config_file: str | None, profile: str | None,
                          f"{len(paths)}", where="--install")
     if jobs > 1:
         separately = True
+    run_options: dict[str, Any] = {
+        "profile": cfg.get("profile", profile, None),
+        "loader": cfg.get("loader", loader, "auto"), "isolate": isolate,
+        "strictness": "strict" if strict == "strict" else "practice", "scenarios": chosen,
+        "call_timeout": float(cfg.get("timeout", timeout, 5.0)),
+        "keep_traces": trace_dir is not None or fmt == "html",
+    }
     stopped: RunInterrupted | None = None
     try:
         if install is not None:
@@ -267,22 +276,12 @@ def _check(paths: tuple[str, ...], config_file: str | None, profile: str | None,
             reports = [check_installed(
                 paths[0], install, uninstall,
                 installer_bits=int(installer_bits) if installer_bits else None,
-                preexisting=list(preexisting) or None, dll_name=dll_name,
-                profile=cfg.get("profile", profile, None),
-                loader=cfg.get("loader", loader, "auto"), isolate=isolate,
-                strictness="strict" if strict == "strict" else "practice",
-                scenarios=chosen, call_timeout=float(cfg.get("timeout", timeout, 5.0)),
-                keep_traces=trace_dir is not None or fmt == "html",
+                preexisting=list(preexisting) or None, dll_name=dll_name, **run_options,
             )]
         else:
             reports = _run_with_progress(
-                list(paths), show_progress(quiet),
-                profile=cfg.get("profile", profile, None),
-                loader=cfg.get("loader", loader, "auto"), isolate=isolate,
-                strictness="strict" if strict == "strict" else "practice",
-                scenarios=chosen, together=False if separately else None,
-                call_timeout=float(cfg.get("timeout", timeout, 5.0)),
-                keep_traces=trace_dir is not None or fmt == "html", jobs=jobs,
+                list(paths), show_progress(quiet), together=False if separately else None,
+                jobs=jobs, **run_options,
             )
     except RunInterrupted as exc:
         stopped, reports = exc, exc.reports

@@ -374,6 +374,14 @@ def _guarded(host: HostLike, scn: Scenario) -> ScenarioResult:
                               seconds=time.perf_counter() - t0)
 
 
+def _check_options(loader: str, strictness: str) -> None:
+    """InputError unless ``loader`` and ``strictness`` are known names."""
+    if loader not in LOADERS:
+        raise InputError(f"unknown loader {loader!r}; expected one of: {', '.join(LOADERS)}", where="loader")
+    if strictness not in ("strict", "practice"):
+        raise InputError(f"unknown strictness {strictness!r}; expected strict or practice", where="strictness")
+
+
 def check_dlls(
     paths: Sequence[str | Path],
     *,
@@ -408,10 +416,7 @@ def check_dlls(
     one partial report per group: the scenarios done so far, the one in flight marked
     interrupted, the rest not run.
     """
-    if loader not in LOADERS:
-        raise InputError(f"unknown loader {loader!r}; expected one of: {', '.join(LOADERS)}", where="loader")
-    if strictness not in ("strict", "practice"):
-        raise InputError(f"unknown strictness {strictness!r}; expected strict or practice", where="strictness")
+    _check_options(loader, strictness)
     if not paths:
         raise InputError("no DLL given")
     files = []
@@ -973,10 +978,7 @@ def check_installed(
         prof, source = profile_for(dll)
     else:
         prof = get_profile(profile)
-    if loader not in LOADERS:
-        raise InputError(f"unknown loader {loader!r}; expected one of: {', '.join(LOADERS)}", where="loader")
-    if strictness not in ("strict", "practice"):
-        raise InputError(f"unknown strictness {strictness!r}; expected strict or practice", where="strictness")
+    _check_options(loader, strictness)
     kind = sniff_dll(dll)
     dll_path = Path(dll)
     name = dll_name or media_dll_name(install, dll_path.name)

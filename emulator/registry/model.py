@@ -25,6 +25,11 @@ from emulator.errors import InputError
 from emulator.registry import wow64
 from emulator.registry._node import Node, ValueEntry, filetime_now, fold, order_key
 from emulator.registry.snapshot import Snapshot
+from emulator.winerror import (
+    ERROR_ACCESS_DENIED,
+    ERROR_BAD_PATHNAME,
+    ERROR_INVALID_PARAMETER,
+)
 
 REG_NONE: Final = 0
 REG_SZ: Final = 1
@@ -116,10 +121,6 @@ _ROOT_LOOKUP: Final[dict[str, str]] = {
 MAX_KEY_NAME: Final = 255
 MAX_VALUE_NAME: Final = 16383
 MAX_DEPTH: Final = 512
-
-ERROR_INVALID_PARAMETER: Final = 87
-ERROR_BAD_PATHNAME: Final = 161
-ERROR_ACCESS_DENIED: Final = 5
 
 _CLASSES_HKCU: Final = ("Software", "Classes")
 _CLASSES_HKLM: Final = ("SOFTWARE", "Classes")

@@ -60,6 +60,21 @@ from emulator.registry.model import (
     RegistryPathError,
 )
 from emulator.registry.model import MAXIMUM_ALLOWED as _MAXIMUM_ALLOWED
+from emulator.winerror import (
+    ERROR_ACCESS_DENIED,
+    ERROR_ALREADY_EXISTS,
+    ERROR_BAD_NETPATH,
+    ERROR_BAD_PATHNAME,
+    ERROR_BADDB,
+    ERROR_FILE_NOT_FOUND,
+    ERROR_INVALID_DATA,
+    ERROR_INVALID_HANDLE,
+    ERROR_INVALID_PARAMETER,
+    ERROR_KEY_DELETED,
+    ERROR_NO_MORE_ITEMS,
+    ERROR_PATH_NOT_FOUND,
+    MESSAGES,
+)
 
 # -- constants (values from winreg / winnt.h) ---------------------------------------
 
@@ -84,35 +99,27 @@ REG_NOTIFY_CHANGE_LAST_SET: Final = 4
 REG_NOTIFY_CHANGE_SECURITY: Final = 8
 REG_LEGAL_CHANGE_FILTER: Final = 268435471
 
-ERROR_FILE_NOT_FOUND: Final = 2
-ERROR_ACCESS_DENIED: Final = 5
-ERROR_INVALID_HANDLE: Final = 6
-ERROR_INVALID_DATA: Final = 13
-ERROR_BAD_NETPATH: Final = 53
-ERROR_INVALID_PARAMETER: Final = 87
-ERROR_BAD_PATHNAME: Final = 161
-ERROR_ALREADY_EXISTS: Final = 183
-ERROR_NO_MORE_ITEMS: Final = 259
-ERROR_BADDB: Final = 1009
-ERROR_KEY_DELETED: Final = 1018
-
+# OSError.strerror: the system text without its final period, as CPython gives it.
 _MESSAGES: Final[dict[int, str]] = {
-    ERROR_FILE_NOT_FOUND: "The system cannot find the file specified",
-    ERROR_ACCESS_DENIED: "Access is denied",
-    ERROR_INVALID_HANDLE: "The handle is invalid",
-    ERROR_INVALID_DATA: "The data is invalid",
-    ERROR_BAD_NETPATH: "The network path was not found",
-    ERROR_INVALID_PARAMETER: "The parameter is incorrect",
-    ERROR_BAD_PATHNAME: "The specified path is invalid",
-    ERROR_ALREADY_EXISTS: "Cannot create a file when that file already exists",
-    ERROR_NO_MORE_ITEMS: "No more data is available",
-    ERROR_BADDB: "The configuration registry database is corrupt",
-    ERROR_KEY_DELETED: "Illegal operation attempted on a registry key that has been marked for deletion",
+    code: MESSAGES[code].rstrip(".")
+    for code in (
+        ERROR_FILE_NOT_FOUND,
+        ERROR_ACCESS_DENIED,
+        ERROR_INVALID_HANDLE,
+        ERROR_INVALID_DATA,
+        ERROR_BAD_NETPATH,
+        ERROR_INVALID_PARAMETER,
+        ERROR_BAD_PATHNAME,
+        ERROR_ALREADY_EXISTS,
+        ERROR_NO_MORE_ITEMS,
+        ERROR_BADDB,
+        ERROR_KEY_DELETED,
+    )
 }
 # Windows error -> errno, as CPython's PC/errmap.h maps them (default EINVAL).
 _ERRNO: Final[dict[int, int]] = {
     ERROR_FILE_NOT_FOUND: _errno.ENOENT,
-    3: _errno.ENOENT,
+    ERROR_PATH_NOT_FOUND: _errno.ENOENT,
     ERROR_BAD_NETPATH: _errno.ENOENT,
     ERROR_BAD_PATHNAME: _errno.ENOENT,
     ERROR_ACCESS_DENIED: _errno.EACCES,

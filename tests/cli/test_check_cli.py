@@ -6,28 +6,22 @@ Wrong input gives exit status 2 and one clear error line naming the culprit, nev
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT, one_error_line, rasemu
+
 STANDINS = ROOT / "fixtures" / "standins"
 DATA = ROOT / "tests" / "scenarios" / "data"
 GOOD = STANDINS / "good.py"
 NO_NOTIFY = STANDINS / "bad_no_notify.py"
 
 
-def rasemu(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "emulator", *map(str, args)], capture_output=True,
-                          text=True, env=env, cwd=cwd or ROOT, timeout=120)
-
-
-def one_error_line(res: subprocess.CompletedProcess[str]) -> str:
+def usage_error_line(res: subprocess.CompletedProcess[str]) -> str:
+    """The one error line of a click usage error (exit 2), which also prints Usage/Try lines."""
     assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
     assert "Traceback" not in res.stderr + res.stdout
     lines = [line for line in res.stderr.splitlines() if "error" in line.lower()]
@@ -73,10 +67,10 @@ def test_scenario_typos_name_the_field(tmp_path: Path) -> None:
 
 
 def test_usage_errors() -> None:
-    assert "--format" in one_error_line(rasemu("check", "--format", "pdf", GOOD))
-    assert "--loader" in one_error_line(rasemu("check", "--loader", "wine", GOOD))
-    assert "PATH" in one_error_line(rasemu("check"))
-    assert "--scenario" in one_error_line(rasemu("run", GOOD))
+    assert "--format" in usage_error_line(rasemu("check", "--format", "pdf", GOOD))
+    assert "--loader" in usage_error_line(rasemu("check", "--loader", "wine", GOOD))
+    assert "PATH" in usage_error_line(rasemu("check"))
+    assert "--scenario" in usage_error_line(rasemu("run", GOOD))
 
 
 def test_one_dll_profiles_refuse_a_list() -> None:

@@ -7,10 +7,8 @@ read packages skip when msitools (msiinfo, msibuild, msiextract) is missing.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from emulator.setup.env import SetupEnv, SetupLog
 from emulator.setup.msi_installer import MsiInstaller, parse_idt
 from emulator.setup.winfs import WinFS
 from fixtures.installers.msi.build import WIXL_VERSION, build_all, manifest
+from tests.helpers import rasemu
 
 ENTRIES = manifest()
 HAVE_MSITOOLS = all(shutil.which(t) for t in ("msiinfo", "msibuild", "msiextract"))
@@ -197,29 +196,21 @@ def test_x64_package_on_a_32bit_profile_is_refused(packages: dict[str, dict[str,
         validate_installer(entry["install"], None, profile="win2003-x86", dll=entry["dll"])
 
 
-def _rasemu(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    repo = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(repo), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    return subprocess.run([sys.executable, "-m", "emulator", *map(str, args)],
-                          capture_output=True, text=True, timeout=120, env=env)
-
-
 @needs_tools
 def test_cli_setup_check_takes_msi(packages: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     good = packages["msi_good_x64"]
-    proc = _rasemu("setup", "check", "--install", good["install"], "--uninstall",
+    proc = rasemu("setup", "check", "--install", good["install"], "--uninstall",
                    good["uninstall"], "--dll", good["dll"], "--dll-name", "vendoradm.dll")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS" in proc.stdout and INSTALLED_DLL.replace("\\", "\\\\") in proc.stdout
     bad = packages["msi_bad_expand_sz"]
-    proc = _rasemu("setup", "check", "--install", bad["install"], "--uninstall",
+    proc = rasemu("setup", "check", "--install", bad["install"], "--uninstall",
                    bad["uninstall"], "--dll", bad["dll"])
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "R02" in proc.stdout and "REG_EXPAND_SZ" in proc.stdout
     damaged = tmp_path / "damaged.msi"
     damaged.write_bytes(b"not a package")
-    proc = _rasemu("setup", "check", "--install", damaged)
+    proc = rasemu("setup", "check", "--install", damaged)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"rasemu: error: {damaged}")
 
@@ -228,7 +219,7 @@ def test_cli_setup_check_takes_msi(packages: dict[str, dict[str, Any]], tmp_path
 def test_cli_check_runs_the_dll_as_the_package_installed_it(
         packages: dict[str, dict[str, Any]]) -> None:
     good = packages["msi_good_x64"]
-    proc = _rasemu("check", good["dll"], "--install", good["install"], "--uninstall",
+    proc = rasemu("check", good["dll"], "--install", good["install"], "--uninstall",
                    good["uninstall"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Windows Installer package, 64-bit" in proc.stdout

@@ -73,8 +73,20 @@ def _variant_of(call: str) -> str:
 class _Sess:
     """What the monitor remembers about one session (a plain slotted class: one per session)."""
 
-    __slots__ = ("get", "get_ok", "address", "notify", "released", "accepts", "refused",
-                 "refused_ports", "accept_variant", "hung_up", "ports_accepted", "ports_down")
+    __slots__ = (
+        "accept_variant",
+        "accepts",
+        "address",
+        "get",
+        "get_ok",
+        "hung_up",
+        "notify",
+        "ports_accepted",
+        "ports_down",
+        "refused",
+        "refused_ports",
+        "released",
+    )
 
     def __init__(self) -> None:
         self.get: Mapping[str, Any] | None = None

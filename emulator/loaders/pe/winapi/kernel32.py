@@ -9,17 +9,19 @@ from unicorn import UC_PROT_EXEC, UC_PROT_NONE, UC_PROT_READ, UC_PROT_WRITE
 
 from emulator.loaders.pe.process import CURRENT_PROCESS, CURRENT_THREAD, PROCESS_ID, THREAD_ID
 from emulator.loaders.pe.winapi import ACP, ApiFault, Ctx, api
+from emulator.winerror import (
+    ERROR_INSUFFICIENT_BUFFER,
+    ERROR_INVALID_ADDRESS,
+    ERROR_INVALID_HANDLE,
+    ERROR_INVALID_PARAMETER,
+    ERROR_MOD_NOT_FOUND,
+    ERROR_NO_UNICODE_TRANSLATION,
+    ERROR_NOT_ENOUGH_MEMORY,
+    ERROR_PROC_NOT_FOUND,
+    ERROR_SUCCESS,
+)
 
 K32 = "kernel32.dll"
-
-ERROR_SUCCESS = 0
-ERROR_INVALID_HANDLE = 6
-ERROR_NOT_ENOUGH_MEMORY = 8
-ERROR_INVALID_PARAMETER = 87
-ERROR_INSUFFICIENT_BUFFER = 122
-ERROR_MOD_NOT_FOUND = 126
-ERROR_PROC_NOT_FOUND = 127
-ERROR_NO_UNICODE_TRANSLATION = 1113
 
 HEAP_ZERO_MEMORY = 0x8
 HEAP_REALLOC_IN_PLACE_ONLY = 0x10
@@ -885,7 +887,7 @@ def VirtualProtect(ctx: Ctx, addr: int, size: int, prot: int, old: int) -> int:
         return 0
     prev = ctx.svc.protect_virtual(addr, size, uc_prot)
     if prev is None:
-        ctx.set_last_error(487)  # ERROR_INVALID_ADDRESS
+        ctx.set_last_error(ERROR_INVALID_ADDRESS)
         return 0
     if old:
         ctx.mem.w32(old, uc_to_page(prev))

@@ -27,26 +27,35 @@ from emulator.loaders.pe.winapi.env import (
     soft_api,
 )
 from emulator.loaders.pe.winapi.kernel32 import store_counted
+from emulator.winerror import (
+    ERROR_ACCESS_DENIED,
+    ERROR_ALREADY_EXISTS,
+    ERROR_BUFFER_OVERFLOW,
+    ERROR_DIR_NOT_EMPTY,
+    ERROR_ENVVAR_NOT_FOUND,
+    ERROR_FILE_EXISTS,
+    ERROR_FILE_NOT_FOUND,
+    ERROR_INSUFFICIENT_BUFFER,
+    ERROR_INVALID_HANDLE,
+    ERROR_INVALID_NAME,
+    ERROR_INVALID_PARAMETER,
+    ERROR_KEY_DELETED,
+    ERROR_MORE_DATA,
+    ERROR_MR_MID_NOT_FOUND,
+    ERROR_NEGATIVE_SEEK,
+    ERROR_NO_MORE_FILES,
+    ERROR_NO_MORE_ITEMS,
+    ERROR_NOT_ENOUGH_MEMORY,
+    ERROR_NOT_OWNER,
+    ERROR_OLD_WIN_VERSION,
+    ERROR_OUTOFMEMORY,
+    ERROR_PATH_NOT_FOUND,
+    ERROR_SUCCESS,
+    ERROR_TOO_MANY_POSTS,
+    MESSAGES,
+)
 
 K32 = "kernel32.dll"
-
-ERROR_FILE_NOT_FOUND = 2
-ERROR_PATH_NOT_FOUND = 3
-ERROR_ACCESS_DENIED = 5
-ERROR_INVALID_HANDLE = 6
-ERROR_NOT_ENOUGH_MEMORY = 8
-ERROR_NO_MORE_FILES = 18
-ERROR_HANDLE_EOF = 38
-ERROR_FILE_EXISTS = 80
-ERROR_INVALID_PARAMETER = 87
-ERROR_BUFFER_OVERFLOW = 111
-ERROR_INSUFFICIENT_BUFFER = 122
-ERROR_INVALID_NAME = 123
-ERROR_DIR_NOT_EMPTY = 145
-ERROR_ALREADY_EXISTS = 183
-ERROR_ENVVAR_NOT_FOUND = 203
-ERROR_MORE_DATA = 234
-ERROR_NEGATIVE_SEEK = 131
 
 GENERIC_READ = 0x80000000
 GENERIC_WRITE = 0x40000000
@@ -1178,9 +1187,6 @@ WAIT_ABANDONED = 0x80
 WAIT_TIMEOUT = 0x102
 WAIT_FAILED = 0xFFFFFFFF
 INFINITE = 0xFFFFFFFF
-ERROR_NOT_OWNER = 288
-ERROR_TOO_MANY_POSTS = 298
-ERROR_INVALID_HANDLE_STATE = 1609
 
 
 @dataclass(slots=True)
@@ -1680,7 +1686,6 @@ def VerSetConditionMask(ctx: Ctx, mask: int, type_mask: int, condition: int) -> 
     return mask & 0xFFFFFFFFFFFFFFFF
 
 
-ERROR_OLD_WIN_VERSION = 1150
 _VER_FIELDS = ((0x2, 4, 4), (0x1, 8, 4), (0x4, 12, 4), (0x20, 276, 2), (0x10, 278, 2))  # bit, offset, size
 
 
@@ -1750,22 +1755,24 @@ FORMAT_MESSAGE_FROM_STRING = 0x400
 FORMAT_MESSAGE_FROM_HMODULE = 0x800
 FORMAT_MESSAGE_FROM_SYSTEM = 0x1000
 FORMAT_MESSAGE_ARGUMENT_ARRAY = 0x2000
-ERROR_MR_MID_NOT_FOUND = 317
 #: the system message table entries admin DLLs typically print
 SYSTEM_MESSAGES = {
-    0: "The operation completed successfully.",
-    2: "The system cannot find the file specified.",
-    3: "The system cannot find the path specified.",
-    5: "Access is denied.",
-    6: "The handle is invalid.",
-    8: "Not enough memory resources are available to process this command.",
-    14: "Not enough memory resources are available to complete this operation.",
-    87: "The parameter is incorrect.",
-    122: "The data area passed to a system call is too small.",
-    183: "Cannot create a file when that file already exists.",
-    234: "More data is available.",
-    259: "No more data is available.",
-    1018: "Illegal operation attempted on a registry key that has been marked for deletion.",
+    code: MESSAGES[code]
+    for code in (
+        ERROR_SUCCESS,
+        ERROR_FILE_NOT_FOUND,
+        ERROR_PATH_NOT_FOUND,
+        ERROR_ACCESS_DENIED,
+        ERROR_INVALID_HANDLE,
+        ERROR_NOT_ENOUGH_MEMORY,
+        ERROR_OUTOFMEMORY,
+        ERROR_INVALID_PARAMETER,
+        ERROR_INSUFFICIENT_BUFFER,
+        ERROR_ALREADY_EXISTS,
+        ERROR_MORE_DATA,
+        ERROR_NO_MORE_ITEMS,
+        ERROR_KEY_DELETED,
+    )
 }
 
 

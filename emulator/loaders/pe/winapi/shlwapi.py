@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from emulator.loaders.pe.winapi import Ctx
 from emulator.loaders.pe.winapi.env import soft_api
+from emulator.winerror import ERROR_INVALID_PARAMETER
 
 SHL = "shlwapi.dll"
 MAX_PATH = 260
@@ -92,4 +93,4 @@ def SHSetValueW(ctx: Ctx, hkey: int, sub: int, value: int, typ: int, data: int, 
 def SHDeleteKeyW(ctx: Ctx, hkey: int, sub: int) -> int:
     from emulator.loaders.pe.winapi import advapi32 as adv
 
-    return adv._delete_tree(ctx, hkey, sub, True) if sub else adv.ERROR_INVALID_PARAMETER
+    return adv._delete_tree(ctx, hkey, sub, True) if sub else ERROR_INVALID_PARAMETER
