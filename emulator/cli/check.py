@@ -22,6 +22,7 @@ from emulator.conformance.run import (
     check_dlls,
     interrupt_info,
 )
+from emulator.conformance.run import held_signals as held_signals  # re-exported for cli.run
 from emulator.errors import InputError
 from emulator.host.profiles import DEFAULT_PROFILE, PROFILES
 from emulator.report import Report, write_atomic
@@ -129,24 +130,6 @@ def sigterm_stops() -> Iterator[None]:
     finally:
         with contextlib.suppress(ValueError, OSError, TypeError):
             signal.signal(sigterm, previous)
-
-
-@contextlib.contextmanager
-def held_signals() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back while the (partial) report is written; restored after."""
-    saved: dict[int, object] = {}
-    if threading.current_thread() is threading.main_thread():
-        for name in ("SIGINT", "SIGTERM"):
-            sig = getattr(signal, name, None)
-            if sig is not None:
-                with contextlib.suppress(ValueError, OSError):
-                    saved[sig] = signal.signal(sig, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        for sig, old in saved.items():
-            with contextlib.suppress(ValueError, OSError, TypeError):
-                signal.signal(sig, old)  # type: ignore[arg-type]
 
 
 def interrupted_exit(exc: BaseException) -> None:

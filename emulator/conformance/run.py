@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -173,9 +173,9 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _shielded() -> Any:
-    """Hold back SIGINT and SIGTERM (main thread only) while a partial result is salvaged, so a
-    second Ctrl-C cannot lose it; the previous handlers come back afterwards."""
+def held_signals() -> Iterator[None]:
+    """Hold back SIGINT and SIGTERM (main thread only) while a partial result is salvaged or
+    written, so a second Ctrl-C cannot lose it; the previous handlers come back afterwards."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -459,7 +459,7 @@ def check_dlls(
             if progress is not None:
                 progress(k, rep)
     except KeyboardInterrupt as exc:
-        with _shielded():
+        with held_signals():
             if isinstance(exc, RunInterrupted):
                 reason, code = exc.reason, exc.exit_code
                 for rep in exc.reports:
@@ -536,7 +536,7 @@ def _run_parallel(plan: list[tuple[list[Path], Profile]], jobs: int, loader: str
                 if progress is not None:
                     progress(k, rep)
     except KeyboardInterrupt as exc:
-        with _shielded():
+        with held_signals():
             reason, code = interrupt_info(exc)
             procs = list((getattr(pool, "_processes", None) or {}).values())
             stop.set()
@@ -751,7 +751,7 @@ def _run_group(
             info = _dll_info(host)
             level = _level_met(host, len(files)) if started else None
     except KeyboardInterrupt as exc:
-        with _shielded():
+        with held_signals():
             reason, _code = interrupt_info(exc)
             completed = [s.name for s in summaries if s.skipped is None]
             got, trace, st = _salvage(host)
