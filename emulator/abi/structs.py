@@ -935,10 +935,16 @@ def _layout(cls: type, bitness: int) -> _Layout:
     return _Layout(cls, size, align, tuple(out), {fl.name: fl for fl in out})
 
 
+def _sized(struct: type | str, bitness: int) -> tuple[type, int]:
+    """(class, ``sizeof``) of ``struct``; ValueError for a bitness other than 32 or 64."""
+    _check_bitness(bitness)
+    cls = _resolve(struct)
+    return cls, _layout(cls, bitness).size
+
+
 def sizeof(struct: type | str, bitness: int) -> int:
     """``sizeof`` of the C structure for x86 (32) or x64 (64)."""
-    _check_bitness(bitness)
-    return _layout(_resolve(struct), bitness).size
+    return _sized(struct, bitness)[1]
 
 
 def offsetof(struct: type | str, field: str, bitness: int) -> int:
@@ -1170,34 +1176,29 @@ _WENC: dict[str, bytes] = {}
 _CENC: dict[str, bytes] = {}
 
 
-def _w(value: Any, n2: int) -> bytes:
-    """UTF-16LE of ``value`` for a ``WCHAR`` array of ``n2`` bytes (room left for the NUL)."""
+def _encoded(value: Any, room: int, cache: dict[str, bytes], encoding: str, errors: str) -> bytes:
+    """``value`` encoded (through ``cache``) when it is a str of fewer than ``room`` bytes."""
     if type(value) is not str:
         raise _Unfit
-    raw = _WENC.get(value)
+    raw = cache.get(value)
     if raw is None:
-        raw = value.encode("utf-16-le", "surrogatepass")
-        if len(_WENC) >= _ENC_LIMIT:
-            _WENC.clear()
-        _WENC[value] = raw
-    if len(raw) >= n2:
+        raw = value.encode(encoding, errors)
+        if len(cache) >= _ENC_LIMIT:
+            cache.clear()
+        cache[value] = raw
+    if len(raw) >= room:
         raise _Unfit
     return raw
+
+
+def _w(value: Any, n2: int) -> bytes:
+    """UTF-16LE of ``value`` for a ``WCHAR`` array of ``n2`` bytes (room left for the NUL)."""
+    return _encoded(value, n2, _WENC, "utf-16-le", "surrogatepass")
 
 
 def _c(value: Any, n: int) -> bytes:
     """latin-1 of ``value`` for a ``CHAR[n]`` array (room left for the NUL)."""
-    if type(value) is not str:
-        raise _Unfit
-    raw = _CENC.get(value)
-    if raw is None:
-        raw = value.encode("latin-1")
-        if len(_CENC) >= _ENC_LIMIT:
-            _CENC.clear()
-        _CENC[value] = raw
-    if len(raw) >= n:
-        raise _Unfit
-    return raw
+    return _encoded(value, n, _CENC, "latin-1", "strict")
 
 
 def _b(value: Any, n: int) -> bytes:
@@ -1518,9 +1519,7 @@ def unpack(
     Strings stop at the first NUL (or the array end when unterminated). Pointers to out-of-line
     data are followed when they fall inside ``data`` (which starts at address ``base``).
     """
-    _check_bitness(bitness)
-    cls = _resolve(struct)
-    size = _layout(cls, bitness).size
+    cls, size = _sized(struct, bitness)
     if len(data) < size:
         raise ValueError(
             f"{cls.__name__}: need {size} bytes for bitness {bitness}, got {len(data)}"
@@ -1536,9 +1535,7 @@ def unpack_array(
     base: int = 0,
 ) -> list[Any]:
     """Decode ``count`` consecutive structures (see :func:`unpack`)."""
-    _check_bitness(bitness)
-    cls = _resolve(struct)
-    size = _layout(cls, bitness).size
+    cls, size = _sized(struct, bitness)
     if len(data) < size * count:
         raise ValueError(f"{cls.__name__}[{count}]: need {size * count} bytes, got {len(data)}")
     return [_unpack_from(cls, data, i * size, bitness, base) for i in range(count)]

@@ -60,7 +60,7 @@ from emulator.host.connection import ArgTemplates, SessionInfo
 from emulator.host.discovery import Discovery, discover
 from emulator.host.exports import ExportPlan, Strictness, Target, apply_table, plan_exports
 from emulator.host.profiles import DEFAULT_PROFILE, Profile, get_profile
-from emulator.host.trace import Event, summarise_arg, summarise_output
+from emulator.host.trace import CallRecord, Event, OutputFns, summarise_arg, summarise_output
 from emulator.loaders.base import AdminDll, Call, CallFault, CallResult, ResourceUsage
 from emulator.registry.model import Registry
 
@@ -112,6 +112,16 @@ def _arg_summariser(fns: tuple[Any, ...]) -> Callable[[tuple[Any, ...]], list[An
     exec(compile(src, "<rasemu arg summariser>", "exec"), ns)
     fn: Callable[[tuple[Any, ...]], list[Any]] = ns["summarise"]
     return fn
+
+#: per signature: (signature, argument summariser, output (name, summariser) pairs, lazy, dicts)
+_SigInfo = tuple[Signature, Callable[[tuple[Any, ...]], list[Any]], OutputFns, bool, bool]
+
+
+def _evidence(*recs: CallRecord | None) -> tuple[Event, ...]:
+    """The events of ``recs`` as finding evidence (an empty dict for a missing one)."""
+    return tuple({} if r is None else r.event() for r in recs)
+
+
 NO_ERROR = 0
 #: consecutive timeouts of one callback in one instance after which the host stops calling
 #: the DLL for the rest of the service run (the scenario); a restart loads it afresh
@@ -146,8 +156,7 @@ class LoadedAdminDll:
     #: instances whose DLL wrote through [in] pointers (R69): their leaks may be consequences
     wrote_inputs: set[str] = field(default_factory=set, repr=False)
     #: (instance, callback) -> events of its consecutive timeouts so far
-    timeouts: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict,
-                                                                   repr=False)
+    timeouts: dict[tuple[str, str], list[CallRecord]] = field(default_factory=dict, repr=False)
     #: the callback whose repeated timeouts made the host stop calling this DLL, if any
     given_up: str | None = None
 
@@ -175,7 +184,7 @@ class Session:
     _accepted: int = field(default=0, repr=False)
     _pool: bool = field(default=False, repr=False)
     _gen: int = field(default=0, repr=False)
-    _get_ev: dict[str, Any] = field(default_factory=dict, repr=False)
+    _get_ev: CallRecord | None = field(default=None, repr=False)
     _ip6: bytes | None = field(default=None, repr=False)
     _notify6: bool = field(default=False, repr=False)
     _cgen: dict[int, int] = field(default_factory=dict, repr=False)
@@ -229,8 +238,7 @@ class RasHost:
         self._monitor = HostMonitor([], self.profile)
         self._observe = self._monitor.observe
         self._stopped = False
-        self._sig_cache: dict[str, tuple[Signature, Callable[[tuple[Any, ...]], list[Any]],
-                                         tuple[Any, ...]]] = {}
+        self._sig_cache: dict[str, _SigInfo] = {}
 
     # ------------------------------------------------------------------ findings, trace
 
@@ -280,10 +288,10 @@ class RasHost:
                     "wall": round(time.perf_counter() - self._t0, 6),
                     "connected_now": len(self._live), "peak_connected": self._peak}
 
-    def _summarisers(self, name: str) -> tuple[Signature, Callable[[tuple[Any, ...]], list[Any]],
-                                               tuple[Any, ...]]:
+    def _summarisers(self, name: str) -> _SigInfo:
         """Per signature: (signature, the arguments' summariser, output (name, summariser)
-        pairs)."""
+        pairs, whether the trace form may be built after the call, whether it may hold
+        structure summaries)."""
         got = self._sig_cache.get(name)
         if got is None:
             sig = SIGNATURES.get(name) or TABLE_ONLY[name]
@@ -306,15 +314,21 @@ class RasHost:
                 return lambda v, _p=p: summarise_output(_p, v)
 
             afns = tuple(arg_fn(p) for p in sig.params)
-            got = (sig, _arg_summariser(afns), tuple((p.name, out_fn(p)) for p in sig.params))
+            # structures (reused templates) and read-back tables are summarised at once;
+            # strings, numbers and bytes can wait until a trace event or evidence is needed
+            dicts = any(p.kind in ("struct", "struct_array") and f is not False
+                        for p, f in zip(sig.params, afns, strict=True))
+            lazy = not dicts and all(p.kind != "table_out" for p in sig.params)
+            ofns: OutputFns = tuple((p.name, out_fn(p)) for p in sig.params)
+            got = (sig, _arg_summariser(afns), ofns, lazy, dicts)
             self._sig_cache[name] = got
         return got
 
     def _call(self, d: LoadedAdminDll, inst: str, target: Target,
               args: tuple[Any, ...] | tuple[SessionInfo, str | None, int],
               session: int | None = None, probe: bool = False,
-              lock: bool = True, structs: bool = False) -> tuple[CallResult, Event]:
-        """Run one callback under the instance lock and record/observe its event.
+              lock: bool = True, structs: bool = False) -> tuple[CallResult, CallRecord]:
+        """Run one callback under the instance lock, record it and let the monitor observe it.
 
         With ``structs`` True, ``args`` is ``(session info, port, stats)`` and the structure
         arguments are filled from the DLL's templates while the lock is held.
@@ -328,7 +342,7 @@ class RasHost:
         if d.given_up is not None:
             return self._skipped(d, inst, name, session, probe)
         got = self._sig_cache.get(name)
-        _sig, summarise, ofns = got if got is not None else self._summarisers(name)
+        _sig, summarise, ofns, lazy, dicts = got if got is not None else self._summarisers(name)
         if lock:
             lk.acquire()
         try:
@@ -344,38 +358,17 @@ class RasHost:
             res = dll.handle_call(call)
             dt = _perf() - t0
             fault = res.fault
-            sargs = summarise(args)
-            outs: dict[str, Any] = {}
-            outputs = res.outputs
-            if outputs:
-                n = len(ofns)
-                for i, v in outputs.items():
-                    if i < n:
-                        pname, f = ofns[i]
-                        outs[pname] = v if f is None else f(v)
-            issues = res.issues
+            rec = CallRecord(t0, self._t0, d.path, inst, name, args, summarise, res, ofns,
+                             probe, session, address, lazy, dicts)
             with self._mlock:
-                seq = self._seq
-                self._seq = seq + 1
-                ev: Event = {
-                    "seq": seq, "t": round(t0 - self._t0, 6), "dll": d.path, "instance": inst,
-                    "call": name, "args": sargs, "returned": res.returned,
-                    "outputs": outs,
-                    "fault": None if fault is None else {
-                        "kind": fault.kind, "message": fault.message},
-                    "issues": [{"rule": i.rule, "message": i.message} for i in issues]
-                    if issues else [],
-                    "probe": probe, "session": session}
-                if address is not None:
-                    ev["target"] = hex(address)
-                if res.debug_output:
-                    ev["debug"] = list(res.debug_output)
+                rec.seq = self._seq
+                self._seq += 1
                 self._calls += 1
                 self._call_seconds += dt
                 if fault is not None:
                     d.generation[inst] += 1
                     if fault.kind == "timeout":
-                        self._timed_out(d, inst, name, ev)
+                        self._timed_out(d, inst, name, rec)
                     elif d.timeouts:
                         d.timeouts.pop((inst, name), None)
                 elif d.timeouts:
@@ -383,17 +376,17 @@ class RasHost:
                 if res.modified_inputs:
                     d.wrote_inputs.add(inst)
                 if self.keep_trace:
-                    self._trace.append(ev)
-                self._observe(ev)
+                    self._trace.append(rec.event())
+                self._observe(rec)
         finally:
             if lock:
                 lk.release()
-        return res, ev
+        return res, rec
 
-    def _timed_out(self, d: LoadedAdminDll, inst: str, name: str, ev: Event) -> None:
+    def _timed_out(self, d: LoadedAdminDll, inst: str, name: str, rec: CallRecord) -> None:
         """Count a timeout (``_mlock`` held); after GIVE_UP_AFTER in a row, give up on ``d``."""
         evs = d.timeouts.setdefault((inst, name), [])
-        evs.append(ev)
+        evs.append(rec)
         if len(evs) < GIVE_UP_AFTER or d.given_up is not None:
             return
         d.given_up = name
@@ -402,12 +395,12 @@ class RasHost:
             f"gave up after {GIVE_UP_AFTER} consecutive timeouts in {name}: rasemu calls no "
             f"callback of {d.path} for the rest of this service run (each call would cost the "
             f"{self.call_timeout:g} s call time limit); its sessions fail",
-            tuple(evs), subject=d.path,
+            tuple(e.event() for e in evs), subject=d.path,
             extra={"fault": "timeout", "instance": inst, "callback": name,
                    "consecutive_timeouts": GIVE_UP_AFTER})])
 
     def _skipped(self, d: LoadedAdminDll, inst: str, name: str, session: int | None,
-                 probe: bool) -> tuple[CallResult, Event]:
+                 probe: bool) -> tuple[CallResult, CallRecord]:
         """The result of a call not made because the host gave up on ``d`` (no trace event)."""
         msg = (f"not called: rasemu gave up on {d.path} after {GIVE_UP_AFTER} consecutive "
                f"timeouts in {d.given_up}")
@@ -415,7 +408,8 @@ class RasHost:
                      "returned": None, "outputs": {}, "fault": {"kind": "timeout",
                                                                 "message": msg},
                      "issues": [], "probe": probe, "session": session, "skipped": True}
-        return CallResult(fault=CallFault("timeout", msg, {"skipped": True})), ev
+        res = CallResult(fault=CallFault("timeout", msg, {"skipped": True}))
+        return res, CallRecord.prebuilt(ev, res)
 
     # ------------------------------------------------------------------ start / stop
 
@@ -547,7 +541,8 @@ class RasHost:
                     if isinstance(table, Mapping):
                         dll = ld.conn
                         assert dll is not None
-                        apply_table(plan, table, self.profile, dll.export_address, ld.path, ev)
+                        apply_table(plan, table, self.profile, dll.export_address, ld.path,
+                                    ev.event())
                         self._add_locked([f for f in plan.findings
                                           if f.rule in ("R41", "R72", "R73")])
         return True
@@ -749,14 +744,14 @@ class RasHost:
                 if o is not None and o._gen != s._gen:
                     found.append(Finding(
                         "R46", Severity.INFO,
-                        f"{ev['call']} handed out {s.address} again after the IP instance was "
+                        f"{ev.call} handed out {s.address} again after the IP instance was "
                         "reloaded following a fault (the reloaded DLL forgot its leases)",
-                        (o._get_ev, ev), subject=ipd.path))
+                        _evidence(o._get_ev, ev), subject=ipd.path))
                 elif o is not None:
                     found.append(Finding(
                         "R63", Severity.ERROR,
-                        f"{ev['call']} handed {s.address} to a second user while the first, "
-                        "still connected, holds it", (o._get_ev, ev), subject=ipd.path,
+                        f"{ev.call} handed {s.address} to a second user while the first, "
+                        "still connected, holds it", _evidence(o._get_ev, ev), subject=ipd.path,
                         extra={"address": str(s.address), "users": [o.user, s.user]}))
                 self._owners[value] = s.id
             self._add_locked(found)
@@ -829,15 +824,15 @@ class RasHost:
                 return False
         return True
 
-    def _consequence(self, ld: LoadedAdminDll, s: Session, gen: int, ev: Event,
+    def _consequence(self, ld: LoadedAdminDll, s: Session, gen: int, ev: CallRecord,
                      res: CallResult) -> bool:
         """A teardown fault for a connection accepted before the instance was reloaded."""
         if res.fault is None or s._cgen.get(ld.index, gen) >= gen or ld.given_up is not None:
             return False
         self._add_locked([Finding(
             "R46", Severity.INFO,
-            f"{ev['call']} failed for a connection accepted before the instance was reloaded "
-            f"after a fault: {res.fault.message}", (ev,), subject=ld.path)])
+            f"{ev.call} failed for a connection accepted before the instance was reloaded "
+            f"after a fault: {res.fault.message}", (ev.event(),), subject=ld.path)])
         return True
 
     def _link_down(self, s: Session, port: str, limit: int | None = None) -> None:
@@ -902,8 +897,8 @@ class RasHost:
             # this failure is a consequence of that fault, not a new defect
             self._add_locked([Finding(
                 "R46", Severity.INFO,
-                f"{ev['call']} failed for a lease granted before the IP instance was reloaded "
-                f"after a fault: {res.fault.message}", (ev,), subject=ipd.path)])
+                f"{ev.call} failed for a lease granted before the IP instance was reloaded "
+                f"after a fault: {res.fault.message}", (ev.event(),), subject=ipd.path)])
             return
         self._add_locked(dchk.result_findings(ev, ipd.path, res, odd_names=self._odd(s.user,
                                                                                       s.port)))

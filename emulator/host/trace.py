@@ -14,14 +14,123 @@ Normalisation for golden files drops ``t`` and renumbers handles in order of app
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from emulator.abi import structs as S
 from emulator.abi.callbacks import Param
 from emulator.host.connection import dotted
+from emulator.loaders.base import CallResult
 
 Event = dict[str, Any]
+Summariser = Callable[[tuple[Any, ...]], list[Any]]
+#: per parameter index: (parameter name, output summariser or None = the value as is)
+OutputFns = tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+
+class CallRecord:
+    """One callback call as the host saw it: the raw pieces, its trace event built on demand.
+
+    The host monitor and the DLL checks read the fields directly; :meth:`event` builds the
+    JSON-able event (once; later calls return the same dict) only when the trace is kept or a
+    finding needs it as evidence. ``args`` is the argument tuple as passed; its trace form is
+    computed at once when ``lazy`` is False (arguments the next call may change, such as
+    reused structure templates), else on first use. ``dicts``: the trace form of the arguments
+    may hold structure summaries (dicts).
+    """
+
+    __slots__ = ("_ev", "_outs", "_sargs", "args", "base", "call", "dicts", "dll", "fault",
+                 "instance", "ofns", "probe", "result", "returned", "seq", "session",
+                 "summarise", "t0", "target")
+
+    def __init__(self, t0: float, base: float, dll: str, instance: str, call: str,
+                 args: tuple[Any, ...], summarise: Summariser, result: CallResult,
+                 ofns: OutputFns, probe: bool, session: int | None, target: int | None,
+                 lazy: bool, dicts: bool) -> None:
+        self.seq: int | None = None
+        self.t0 = t0
+        self.base = base
+        self.dll = dll
+        self.instance = instance
+        self.call = call
+        self.args = args
+        self.summarise = summarise
+        self.result = result
+        self.returned = result.returned
+        self.fault = result.fault
+        self.ofns = ofns
+        self.probe = probe
+        self.session = session
+        self.target = target
+        self.dicts = dicts
+        self._ev: Event | None = None
+        self._outs: dict[str, Any] | None = None
+        self._sargs: list[Any] | None = None if lazy else summarise(args)
+
+    def sargs(self) -> list[Any]:
+        """The arguments' trace form (event ``args``)."""
+        a = self._sargs
+        if a is None:
+            a = self._sargs = self.summarise(self.args)
+        return a
+
+    def outs(self) -> dict[str, Any]:
+        """The outputs' trace form (event ``outputs``), by parameter name."""
+        o = self._outs
+        if o is None:
+            o = self._outs = {}
+            outputs = self.result.outputs
+            if outputs:
+                ofns = self.ofns
+                n = len(ofns)
+                for i, v in outputs.items():
+                    if i < n:
+                        pname, f = ofns[i]
+                        o[pname] = v if f is None else f(v)
+        return o
+
+    def event(self) -> Event:
+        """The trace event of this call (see the module docstring)."""
+        ev = self._ev
+        if ev is None:
+            res = self.result
+            fault = res.fault
+            issues = res.issues
+            ev = {"seq": self.seq, "t": round(self.t0 - self.base, 6), "dll": self.dll,
+                  "instance": self.instance, "call": self.call, "args": self.sargs(),
+                  "returned": res.returned, "outputs": self.outs(),
+                  "fault": None if fault is None else {
+                      "kind": fault.kind, "message": fault.message},
+                  "issues": [{"rule": i.rule, "message": i.message} for i in issues]
+                  if issues else [],
+                  "probe": self.probe, "session": self.session}
+            if self.target is not None:
+                ev["target"] = hex(self.target)
+            if res.debug_output:
+                ev["debug"] = list(res.debug_output)
+            self._ev = ev
+        return ev
+
+    @classmethod
+    def prebuilt(cls, ev: Event, result: CallResult) -> CallRecord:
+        """A record whose event is given (a call not made: ``skipped``)."""
+        r = cls(0.0, 0.0, ev["dll"], ev["instance"], ev["call"], (), lambda a: [], result, (),
+                bool(ev["probe"]), ev["session"], None, True, False)
+        r.seq = ev["seq"]
+        r._ev = ev
+        r._sargs = ev["args"]
+        r._outs = ev["outputs"]
+        return r
+
+
+def event_of(ev: Mapping[str, Any] | CallRecord) -> Mapping[str, Any]:
+    """The event dict of a record, or ``ev`` itself when it is one already."""
+    return ev.event() if isinstance(ev, CallRecord) else ev
+
+
+def call_of(ev: Mapping[str, Any] | CallRecord) -> Any:
+    """The ``call`` of a record or an event dict."""
+    return ev.call if isinstance(ev, CallRecord) else ev["call"]
 
 _HANDLE_KEYS = frozenset({"hConnection", "hPort", "hInterface"})
 

@@ -784,12 +784,10 @@ class NativeAdminDll(AdminDll):
         """The hot path: Get/ReleaseIpAddress (both families), specialised and inlined.
 
         Same marshalling and checks as the general invoker (R69 on both strings, outputs read
-        back), with the CallResult slots set directly (its frozen ``__init__`` costs more than
-        the call into the library).
+        back); one function serves both arities (Get: user, port, ip, notify; Release: user,
+        port, ip), the CallResult built by :func:`fast_result`.
         """
-        assert _SETTERS is not None
-        s_ret, s_out, s_mod, s_fault, s_iss, s_dbg, s_sec = _SETTERS
-        new = object.__new__
+        make = fast_result
         wcache = self._wstr
         hit = wcache.items.get
         get = wcache.get
@@ -801,56 +799,30 @@ class NativeAdminDll(AdminDll):
         c2, p2 = cells[2], ptrs[2]
         mask_ret = sig.returns == "bool"  # int32_t; a uint32_t return is in range already
 
-        def wrong(args: tuple[Any, ...]) -> ValueError:
-            return ValueError(f"{name} takes {n} arguments, the call gives {len(args)}")
+        four = n == 4
+        c3: Any = cells[3] if four else None
+        p3: Any = ptrs[3] if four else None
+        is_void = sig.returns == "void"
 
-        if n == 4:
-            c3, p3 = cells[3], ptrs[3]
-
-            def invoke_get(args: tuple[Any, ...]) -> CallResult:
-                try:
-                    user, port, ip, notify = args
-                except ValueError:
-                    raise wrong(args) from None
-                u = None if user is None else hit(user) or get(user)
-                p = None if port is None else hit(port) or get(port)
-                c2[0] = ip & _MASK
-                c3[0] = notify & _MASK
+        def invoke_ip(args: tuple[Any, ...]) -> CallResult:
+            if len(args) != n:
+                raise ValueError(f"{name} takes {n} arguments, the call gives {len(args)}")
+            user = args[0]
+            port = args[1]
+            u = None if user is None else hit(user) or get(user)
+            p = None if port is None else hit(port) or get(port)
+            c2[0] = args[2] & _MASK
+            if four:
+                c3[0] = args[3] & _MASK
                 t0 = perf()
                 ret = fn(null if u is None else u[1], null if p is None else p[1], p2, p3)
                 dt = perf() - t0
-                modified: tuple[int, ...] = ()
-                if u is not None and u[3] != u[2]:
-                    modified = (0,)
-                    drop(user)
-                if p is not None and p[3] != p[2]:
-                    modified += (1,)
-                    drop(port)
-                r = new(CallResult)
-                s_ret(r, ret & _MASK if mask_ret else ret)
-                s_out(r, {2: c2[0], 3: c3[0]})
-                s_mod(r, modified)
-                s_fault(r, None)
-                s_iss(r, ())
-                s_dbg(r, ())
-                s_sec(r, dt)
-                return r
-
-            return invoke_get
-
-        is_void = sig.returns == "void"
-
-        def invoke_release(args: tuple[Any, ...]) -> CallResult:
-            try:
-                user, port, ip = args
-            except ValueError:
-                raise wrong(args) from None
-            u = None if user is None else hit(user) or get(user)
-            p = None if port is None else hit(port) or get(port)
-            c2[0] = ip & _MASK
-            t0 = perf()
-            ret = fn(null if u is None else u[1], null if p is None else p[1], p2)
-            dt = perf() - t0
+                outputs = {2: c2[0], 3: c3[0]}
+            else:
+                t0 = perf()
+                ret = fn(null if u is None else u[1], null if p is None else p[1], p2)
+                dt = perf() - t0
+                outputs = {2: c2[0]}
             modified: tuple[int, ...] = ()
             if u is not None and u[3] != u[2]:
                 modified = (0,)
@@ -858,17 +830,9 @@ class NativeAdminDll(AdminDll):
             if p is not None and p[3] != p[2]:
                 modified += (1,)
                 drop(port)
-            r = new(CallResult)
-            s_ret(r, None if is_void else ret & _MASK if mask_ret else ret)
-            s_out(r, {2: c2[0]})
-            s_mod(r, modified)
-            s_fault(r, None)
-            s_iss(r, ())
-            s_dbg(r, ())
-            s_sec(r, dt)
-            return r
+            return make(None if is_void else ret & _MASK if mask_ret else ret, outputs, modified, dt)
 
-        return invoke_release
+        return invoke_ip
 
     def _plain_invoker(self, fn: Any, name: str) -> Invoker:
         def invoke(args: tuple[Any, ...]) -> CallResult:

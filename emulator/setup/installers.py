@@ -31,6 +31,14 @@ class Installer(abc.ABC):
         if not self.path.is_file():
             raise InputError(f"is not a file, expected a {self.kind} installer", where=str(self.path))
 
+    def read(self, what: str) -> bytes:
+        """The installer file's bytes; InputError "cannot read the ``what``" naming the file."""
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read the {what}: {exc.strerror or exc}",
+                             where=str(self.path)) from None
+
     def native_bits(self) -> int | None:
         """Bitness the installer itself dictates (a DLL's own), or None to use the caller's."""
         return None

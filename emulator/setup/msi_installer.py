@@ -53,6 +53,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -610,6 +611,23 @@ class MsiInstaller(Installer):
     def _view(self, env: SetupEnv, comp: Component) -> int:
         return env.reg_view(comp.bits)
 
+    def _registry_rows(self, env: SetupEnv, pkg: Package, fmt: Formatter, table: str, *,
+                       strict: bool = False) -> Iterator[tuple[Component, str, str, int, str, str | None]]:
+        """(component, key, where, view, Name, Value) of each ``table`` (Registry or
+        RemoveRegistry) row whose component is installed; ``strict``: a row naming no
+        component is an InputError, else skipped."""
+        for row in pkg.registry if table == "Registry" else pkg.remove_registry:
+            comp = pkg.components.get(row.get("Component_") or "")
+            if comp is None and strict:
+                raise InputError(f"{table} row names component {row.get('Component_')!r}, "
+                                 "which is not in the Component table",
+                                 where=self._where(table, row.get(table)))
+            if comp is None or comp.id not in pkg.installed:
+                continue
+            key, where = self._key(row, table, pkg, fmt)
+            yield (comp, key, where, self._view(env, comp), fmt.format(row.get("Name")),
+                   row.get("Value"))
+
     @staticmethod
     def _file_target(path: str, comp_bits: int, os_bits: int) -> tuple[str, int]:
         """(path to write, writer bits) that lands at ``path`` (see the module docstring)."""
@@ -643,13 +661,8 @@ class MsiInstaller(Installer):
     # -- install ---------------------------------------------------------------------------
 
     def _apply_remove_registry(self, env: SetupEnv, pkg: Package, fmt: Formatter) -> None:
-        for row in pkg.remove_registry:
-            comp = pkg.components.get(row.get("Component_") or "")
-            if comp is None or comp.id not in pkg.installed:
-                continue
-            key, where = self._key(row, "RemoveRegistry", pkg, fmt)
-            name = fmt.format(row.get("Name"))
-            view = self._view(env, comp)
+        for _comp, key, where, view, name, _raw in self._registry_rows(env, pkg, fmt,
+                                                                       "RemoveRegistry"):
             if name == "-":
                 if env.registry.key_exists(key, view=view):
                     env.registry.delete_key(key, recursive=True, view=view)
@@ -742,18 +755,8 @@ class MsiInstaller(Installer):
                            else ""), where)
 
     def _write_registry(self, env: SetupEnv, pkg: Package, fmt: Formatter) -> None:
-        for row in pkg.registry:
-            comp = pkg.components.get(row.get("Component_") or "")
-            if comp is None:
-                raise InputError(f"Registry row names component {row.get('Component_')!r}, "
-                                 "which is not in the Component table",
-                                 where=self._where("Registry", row.get("Registry")))
-            if comp.id not in pkg.installed:
-                continue
-            key, where = self._key(row, "Registry", pkg, fmt)
-            view = self._view(env, comp)
-            name = fmt.format(row.get("Name"))
-            raw = row.get("Value")
+        for comp, key, where, view, name, raw in self._registry_rows(env, pkg, fmt, "Registry",
+                                                                     strict=True):
             if raw is None:
                 if name in ("+", "*", ""):
                     env.registry.create_key(key, view=view)
@@ -796,14 +799,7 @@ class MsiInstaller(Installer):
         reg = env.registry
         subtree: list[tuple[str, int, str]] = []
         maybe_empty: list[tuple[str, int, str]] = []
-        for row in pkg.registry:
-            comp = pkg.components.get(row.get("Component_") or "")
-            if comp is None or comp.id not in pkg.installed:
-                continue
-            key, where = self._key(row, "Registry", pkg, fmt)
-            view = self._view(env, comp)
-            name = fmt.format(row.get("Name"))
-            raw = row.get("Value")
+        for _comp, key, where, view, name, raw in self._registry_rows(env, pkg, fmt, "Registry"):
             if raw is None:
                 if name in ("-", "*"):
                     subtree.append((key, view, where))

@@ -68,11 +68,7 @@ class PythonInstaller(Installer):
         except ImportError:
             raise InputError("Python installers need pyfakefs for the fake file system "
                              "(pip install pyfakefs)", where=str(self.path)) from None
-        try:
-            source = self.path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read the installer: {exc.strerror or exc}",
-                             where=str(self.path)) from None
+        source = self.read("installer")
         if FsPatcher.REF_COUNT > 0:  # a pyfakefs session is active and would be reused
             raise InputError("Python installers cannot run inside another pyfakefs session "
                              "(stop it first)", where=str(self.path))

@@ -307,11 +307,7 @@ class RegExeScript(Installer):
 
     def run(self, env: SetupEnv) -> None:
         """Run the script line by line against ``env``."""
-        try:
-            raw = self.path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read the script: {exc.strerror or exc}",
-                             where=str(self.path)) from None
+        raw = self.read("script")
         if raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         try:

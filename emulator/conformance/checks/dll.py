@@ -1,6 +1,7 @@
 """DLL-side checks computed from call results; O(1) per call, findings are data.
 
-Every function takes the trace event of the offending call (``ev``) as evidence and the DLL's
+Every function takes the offending call (``ev``: the host's :class:`CallRecord` or a trace event
+dict) as evidence - a record's event is built only when a finding is made - and the DLL's
 path as ``subject``; see the severity table in :mod:`emulator.conformance.checks`.
 """
 
@@ -12,10 +13,13 @@ from typing import Any
 
 from emulator.conformance.findings import Finding, Severity
 from emulator.host.connection import byteswap32, dword_to_ip
+from emulator.host.trace import CallRecord, call_of, event_of
 from emulator.loaders.base import CallResult, ResourceUsage
 
 SENTINEL = 0xA5A5A5A5  # R78: pre-filled into *bNotifyRelease before every GetIp call
 NO_ERROR = 0
+#: a call as evidence: the host's record (its event built only for a finding) or an event dict
+EventLike = Mapping[str, Any] | CallRecord
 
 
 def plausible_error_code(value: int) -> bool:
@@ -29,15 +33,15 @@ def plausible_error_code(value: int) -> bool:
     return v <= 0xFFFF or v >> 16 == 0x8007
 
 
-def garbage_return_findings(ev: Mapping[str, Any], subject: str, returned: int,
+def garbage_return_findings(ev: EventLike, subject: str, returned: int,
                             rule: str = "R59") -> list[Finding]:
     """A GetIp(v6) return that is neither NO_ERROR nor a plausible error code (R59, warning)."""
     if returned == NO_ERROR or plausible_error_code(returned):
         return []
     return [Finding(
         rule, Severity.WARNING,
-        f"{ev['call']} returned 0x{returned & 0xFFFFFFFF:08X}, which is not a Win32 error code; "
-        "the user was refused", (ev,), subject=subject,
+        f"{call_of(ev)} returned 0x{returned & 0xFFFFFFFF:08X}, which is not a Win32 error code; "
+        "the user was refused", (event_of(ev),), subject=subject,
         extra={"returned": f"{returned & 0xFFFFFFFF:#x}"})]
 
 
@@ -97,54 +101,53 @@ def looks_byteswapped(value: int, proposed: int) -> bool:
     return swp > 8 or not fwd
 
 
-def get_ip_findings(ev: Mapping[str, Any], subject: str, proposed: int, returned: int,
+def get_ip_findings(ev: EventLike, subject: str, proposed: int, returned: int,
                     value: int, notify: int, family_rule61: str = "R61") -> list[Finding]:
     """Judge one GetIpAddressForUser result that returned (R60, R61, R62, R64)."""
-    out: list[Finding] = []
-    evid = (ev,)
     if returned != NO_ERROR:
         # R59: any other value refuses the user; legitimate unless it is no error code at all
         return garbage_return_findings(ev, subject, returned)
+    out: list[Finding] = []
     if notify == SENTINEL:
         out.append(Finding(
             family_rule61, Severity.ERROR,
-            f"{ev['call']} returned NO_ERROR without writing *bNotifyRelease (still the sentinel "
+            f"{call_of(ev)} returned NO_ERROR without writing *bNotifyRelease (still the sentinel "
             f"{SENTINEL:#x}); the host treats it as TRUE (R45) and will call Release",
-            evid, subject=subject))
+            (event_of(ev),), subject=subject))
     elif notify not in (0, 1):
         out.append(Finding(
             family_rule61, Severity.INFO,
-            f"{ev['call']} wrote *bNotifyRelease = {notify:#x}; treated as TRUE (R45)",
-            evid, subject=subject))
+            f"{call_of(ev)} wrote *bNotifyRelease = {notify:#x}; treated as TRUE (R45)",
+            (event_of(ev),), subject=subject))
     if value == 0:
         if proposed == 0:
             out.append(Finding(
                 "R60", Severity.ERROR,
-                f"{ev['call']} got 0 in *lpdwIpAddress and returned NO_ERROR without writing an "
-                "address; the user does not connect (R29)", evid, subject=subject))
+                f"{call_of(ev)} got 0 in *lpdwIpAddress and returned NO_ERROR without writing an "
+                "address; the user does not connect (R29)", (event_of(ev),), subject=subject))
         else:
             out.append(Finding(
                 "R60", Severity.WARNING,
-                f"{ev['call']} overwrote RAS's proposed address with 0 and returned NO_ERROR; "
-                "the user does not connect", evid, subject=subject))
+                f"{call_of(ev)} overwrote RAS's proposed address with 0 and returned NO_ERROR; "
+                "the user does not connect", (event_of(ev),), subject=subject))
         return out
     if looks_byteswapped(value, proposed):
         addr = dword_to_ip(value)
         out.append(Finding(
             "R62", Severity.WARNING,
-            f"{ev['call']} returns addresses that look byte-swapped (x.y.168.192 style; see "
+            f"{call_of(ev)} returns addresses that look byte-swapped (x.y.168.192 style; see "
             "extra); addresses are DWORDs in network byte order (memory a,b,c,d)",
-            evid, subject=subject,
+            (event_of(ev),), subject=subject,
             extra={"address": str(addr), "host_order": str(dword_to_ip(byteswap32(value)))}))
     bad = not_unicast_dword(value)
     if bad is not None:
         out.append(Finding(
-            "R64", bad[1], f"{ev['call']} handed out {dword_to_ip(value)}: {bad[0]}; only unicast host "
-            "addresses may be assigned", evid, subject=subject))
+            "R64", bad[1], f"{call_of(ev)} handed out {dword_to_ip(value)}: {bad[0]}; only "
+            "unicast host addresses may be assigned", (event_of(ev),), subject=subject))
     return out
 
 
-def get_ipv6_findings(ev: Mapping[str, Any], subject: str, returned: int,
+def get_ipv6_findings(ev: EventLike, subject: str, returned: int,
                       notify: int) -> list[Finding]:
     """Judge one GetIpv6AddressForUser result that returned (R61 for its bNotifyRelease)."""
     if returned != NO_ERROR:
@@ -152,23 +155,23 @@ def get_ipv6_findings(ev: Mapping[str, Any], subject: str, returned: int,
     if notify == SENTINEL:
         return [Finding(
             "R61", Severity.ERROR,
-            f"{ev['call']} returned NO_ERROR without writing *bNotifyRelease (still the sentinel "
-            f"{SENTINEL:#x}); the host treats it as TRUE (R45)", (ev,), subject=subject)]
+            f"{call_of(ev)} returned NO_ERROR without writing *bNotifyRelease (still the sentinel "
+            f"{SENTINEL:#x}); the host treats it as TRUE (R45)", (event_of(ev),), subject=subject)]
     return []
 
 
-def bool_findings(ev: Mapping[str, Any], subject: str, returned: int | None,
+def bool_findings(ev: EventLike, subject: str, returned: int | None,
                   rule: str = "R58") -> list[Finding]:
     """A BOOL return other than 0/1 (R58, R75 for NT 4.0): treated as TRUE per R45."""
     if returned is None or returned in (0, 1):
         return []
     return [Finding(
         rule, Severity.WARNING,
-        f"{ev['call']} returned {returned:#x}; a BOOL is TRUE (1) or FALSE (0) - the host treats "
-        "any nonzero value as TRUE (R45)", (ev,), subject=subject)]
+        f"{call_of(ev)} returned {returned:#x}; a BOOL is TRUE (1) or FALSE (0) - the host treats "
+        "any nonzero value as TRUE (R45)", (event_of(ev),), subject=subject)]
 
 
-def result_findings(ev: Mapping[str, Any], subject: str, result: CallResult, *,
+def result_findings(ev: EventLike, subject: str, result: CallResult, *,
                     odd_names: bool = False, probe: bool = False) -> list[Finding]:
     """Faults (R46/R65/R71), loader issues (R50-R52 ...) and writes to inputs (R69)."""
     f = result.fault
@@ -177,7 +180,7 @@ def result_findings(ev: Mapping[str, Any], subject: str, result: CallResult, *,
     if f is not None and f.detail.get("skipped"):
         return []  # not called: the host gave up on the DLL (reported once when it did)
     out: list[Finding] = []
-    evid = (ev,)
+    evid = (event_of(ev),)
     if f is not None:
         # a rule the loader named (heap corruption: R76, re-entry: R66) wins over the context
         rule = str(f.detail.get("rule") or "") or (
@@ -191,24 +194,24 @@ def result_findings(ev: Mapping[str, Any], subject: str, result: CallResult, *,
         out.append(Finding(
             "R66" if f.kind == "host-reentry" and "rule" not in f.detail else rule,
             Severity.ERROR,
-            f"{ev['call']} {what}{ctx}: {f.message}", evid, subject=subject,
+            f"{call_of(ev)} {what}{ctx}: {f.message}", evid, subject=subject,
             extra={"fault": f.kind, **({k: str(v) for k, v in f.detail.items()})}))
     cdecl = any(i.rule == "R50" for i in result.issues)
     for issue in result.issues:
         if cdecl and issue.rule == "R51" and "expected_pop" in issue.detail:
             continue  # a __cdecl callee pops nothing: reported once, as the specific R50
         out.append(Finding(
-            issue.rule, Severity.ERROR, f"{ev['call']}: {issue.message}", evid, subject=subject,
+            issue.rule, Severity.ERROR, f"{call_of(ev)}: {issue.message}", evid, subject=subject,
             extra={k: str(v) for k, v in issue.detail.items()}))
     if result.modified_inputs:
         out.append(Finding(
             "R69", Severity.ERROR,
-            f"{ev['call']} wrote through [in] parameter(s) {list(result.modified_inputs)}",
+            f"{call_of(ev)} wrote through [in] parameter(s) {list(result.modified_inputs)}",
             evid, subject=subject, extra={"params": list(result.modified_inputs)}))
     return out
 
 
-def status_findings(ev: Mapping[str, Any], subject: str, returned: int | None,
+def status_findings(ev: EventLike, subject: str, returned: int | None,
                     rule: str) -> list[Finding]:
     """InitializeDll(Ex) (R56) / TerminateDll (R57) must return NO_ERROR."""
     if returned is None or returned == NO_ERROR:
@@ -217,8 +220,8 @@ def status_findings(ev: Mapping[str, Any], subject: str, returned: int | None,
              if rule == "R57" and returned == 1 else "")
     tail = "; the RAS service does not start (R18)" if rule == "R56" else ""
     return [Finding(rule, Severity.ERROR,
-                    f"{ev['call']} returned {returned} instead of NO_ERROR (0){extra}{tail}",
-                    (ev,), subject=subject)]
+                    f"{call_of(ev)} returned {returned} instead of NO_ERROR (0){extra}{tail}",
+                    (event_of(ev),), subject=subject)]
 
 
 def leak_findings(subject: str, instance: str, baseline: ResourceUsage, now: ResourceUsage,

@@ -15,7 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from emulator.conformance.findings import Finding, Severity
+from emulator.host.connection import dotted
 from emulator.host.profiles import Profile
+from emulator.host.trace import CallRecord
 
 _GET = ("MprAdminGetIpAddressForUser", "RasAdminGetIpAddressForUser")
 _REL = ("MprAdminReleaseIpAddress", "RasAdminReleaseIpAddress")
@@ -70,6 +72,37 @@ def _variant_of(call: str) -> str:
     return ""
 
 
+class _View:
+    """A trace event dict read through :class:`CallRecord`'s interface (post-hoc checks)."""
+
+    __slots__ = ("_ev", "call", "dll", "fault", "probe", "returned", "session")
+
+    dicts = True
+
+    def __init__(self, ev: Mapping[str, Any]) -> None:
+        get = ev.get
+        self._ev = ev
+        self.probe = get("probe")
+        self.call = get("call", "")
+        self.session = get("session")
+        self.dll = get("dll", "")
+        self.returned = get("returned")
+        self.fault = get("fault")
+
+    def sargs(self) -> Any:
+        return self._ev.get("args") or []
+
+    def outs(self) -> Any:
+        return self._ev.get("outputs") or {}
+
+    def event(self) -> Mapping[str, Any]:
+        return self._ev
+
+
+#: what the monitor reads: the host's record, or a trace event dict through :class:`_View`
+_Rec = CallRecord | _View
+
+
 class _Sess:
     """What the monitor remembers about one session (a plain slotted class: one per session)."""
 
@@ -89,7 +122,7 @@ class _Sess:
     )
 
     def __init__(self) -> None:
-        self.get: Mapping[str, Any] | None = None
+        self.get: _Rec | None = None
         self.get_ok: bool | None = None
         self.address: str | None = None
         self.notify = False
@@ -117,37 +150,38 @@ class HostMonitor:
         self.findings: list[Finding] = []
         self._seen: set[tuple[str, str]] = set()
 
-    def _f(self, rule: str, message: str, *evs: Mapping[str, Any]) -> None:
+    def _f(self, rule: str, message: str, *evs: _Rec) -> None:
         key = (rule, message)
         if key in self._seen:
             return
         self._seen.add(key)
         self.findings.append(Finding(rule, Severity.ERROR, message,
-                                     tuple(dict(e) for e in evs if e), subject="host"))
+                                     tuple(dict(e) for e in (r.event() for r in evs) if e),
+                                     subject="host"))
 
-    def _sess(self, ev: Mapping[str, Any], key: Any) -> _Sess:
+    def _sess(self, ev: _Rec, key: Any) -> _Sess:
         if key is None:
-            args = ev.get("args") or []
+            args = ev.sargs()
             key = ("user", args[0] if args else None, args[1] if len(args) > 1 else None)
         s = self.sessions.get(key)
         if s is None:
             s = self.sessions[key] = _Sess()
         return s
 
-    def observe(self, ev: Mapping[str, Any]) -> None:
-        """Check one event against the host rules."""
-        get = ev.get
-        if get("probe"):
+    def observe(self, event: Mapping[str, Any] | CallRecord) -> None:
+        """Check one call (the host's record, or a trace event dict) against the host rules."""
+        ev = event if type(event) is CallRecord else _View(event)  # type: ignore[arg-type]
+        if ev.probe:
             return
-        call = get("call", "")
+        call = ev.call
         kind = _KINDS.get(call) or _kind(call)
         if kind == "other":
             return
-        key = get("session")
+        key = ev.session
         s = self.sessions.get(key) if key is not None else None
         if s is None:
             s = self._sess(ev, key)
-        dll = get("dll", "")
+        dll = ev.dll
         nt4 = call.startswith("RasAdmin")
         if kind == "get":
             if self.first_ip is not None and dll != self.first_ip:
@@ -156,9 +190,9 @@ class HostMonitor:
             if s.get is not None and s.get_ok and not s.released and s.notify:
                 self._f("R32", f"{call} called twice for one session without a Release between",
                         s.get, ev)
-            outs = get("outputs") or {}
+            outs = ev.outs()
             s.get = ev
-            s.get_ok = get("returned") == 0 and get("fault") is None
+            s.get_ok = ev.returned == 0 and ev.fault is None
             s.released = 0
             s.accepts = []
             s.refused = False
@@ -187,11 +221,18 @@ class HostMonitor:
                 self._f("R32", f"{call} was called {s.released + 1} times for one "
                         "GetIpAddressForUser", g, ev)
             s.released += 1
-            gargs = g.get("args") or []
-            args = ev.get("args") or []
-            if dll != g.get("dll"):
-                self._f("R31", f"{call} went to {dll}, but the address came from {g.get('dll')}",
+            if dll != g.dll:
+                self._f("R31", f"{call} went to {dll}, but the address came from {g.dll}",
                         g, ev)
+            if type(ev) is CallRecord and type(g) is CallRecord:
+                # Get/Release take (user, port, address, ...): the names are their own trace
+                # form and the address's is dotted text; a clean pair needs no trace form
+                a, ga = ev.args, g.args
+                if len(a) > 2 and len(ga) >= 2 and a[0] == ga[0] and a[1] == ga[1] and (
+                        s.address is None or dotted(a[2]) == s.address):
+                    return
+            gargs = g.sargs()
+            args = ev.sargs()
             if gargs[:2] != args[:2]:
                 self._f("R31", f"{call} got user/port {args[:2]} but GetIp had {gargs[:2]}", g, ev)
             if len(args) > 2 and s.address is not None and args[2] != s.address:
@@ -204,7 +245,7 @@ class HostMonitor:
                         "user (the connection must be terminated)", s.get, ev)
             elif s.get is not None and s.address in (None, "0.0.0.0"):
                 self._f("R29", f"{call} was called although the user got no address", s.get, ev)
-            elif s.get is None and self.first_ip is not None and ev.get("session") is not None:
+            elif s.get is None and self.first_ip is not None and key is not None:
                 self._f("R20", f"{call} was called before GetIpAddressForUser (section 2.5 "
                         "order: the address is known at accept time)", ev)
             if nt4:
@@ -221,16 +262,17 @@ class HostMonitor:
                     self._f("R20", f"{call} was called after a DLL refused the connection", ev)
                 self._order(s, dll, call, ev, per_port=False)
             s.accept_variant[dll] = _variant(call)
-            if ev.get("returned") == 0 or ev.get("fault") is not None:
+            if ev.returned == 0 or ev.fault is not None:
                 if nt4:  # NT 4.0 accepts per port: a refused extra port leaves the bundle up
                     s.refused_ports.add(self._port(ev))
                 else:
                     s.refused = True
-            addr = self._struct_field(ev, "address")
-            if addr is not None and s.address is not None and addr != s.address:
-                self._f("R33", f"{call} saw client address {addr!r} but GetIp returned "
-                        f"{s.address}", ev)
-            self._headers(ev)
+            if ev.dicts:
+                addr = self._struct_field(ev, "address")
+                if addr is not None and s.address is not None and addr != s.address:
+                    self._f("R33", f"{call} saw client address {addr!r} but GetIp returned "
+                            f"{s.address}", ev)
+                self._headers(ev)
             return
         if kind == "hangup":
             refused = s.refused or (nt4 and self._port(ev) in s.refused_ports)
@@ -253,7 +295,8 @@ class HostMonitor:
                 self._f("R32", f"{call} came after ReleaseIpAddress (section 8 order: "
                         "hang-ups, then release)", ev)
             s.hung_up = True
-            self._headers(ev)
+            if ev.dicts:
+                self._headers(ev)
             return
         if kind == "link":
             if s.refused:
@@ -269,8 +312,7 @@ class HostMonitor:
                 self._f("R23", f"{call} was sent for a refused connection on {self.profile.os}",
                         ev)
 
-    def _order(self, s: _Sess, dll: str, call: str, ev: Mapping[str, Any],
-               per_port: bool) -> None:
+    def _order(self, s: _Sess, dll: str, call: str, ev: _Rec, per_port: bool) -> None:
         idx = self.index.get(dll)
         if idx is None:
             return
@@ -286,20 +328,20 @@ class HostMonitor:
                     ev)
 
     @staticmethod
-    def _port(ev: Mapping[str, Any]) -> Any:
-        args = ev.get("args") or []
+    def _port(ev: _Rec) -> Any:
+        args = ev.sargs()
         return args[0].get("port") if args and isinstance(args[0], dict) else None
 
     @staticmethod
-    def _struct_field(ev: Mapping[str, Any], key: str) -> Any:
-        for a in ev.get("args") or []:
+    def _struct_field(ev: _Rec, key: str) -> Any:
+        for a in ev.sargs():
             if isinstance(a, dict) and key in a:
                 return a[key]
         return None
 
-    def _headers(self, ev: Mapping[str, Any]) -> None:
+    def _headers(self, ev: _Rec) -> None:
         sizes = _SIZES.get(self.profile.bitness, {})
-        for a in ev.get("args") or []:
+        for a in ev.sargs():
             if not isinstance(a, dict):
                 continue
             st = a.get("struct")
@@ -315,7 +357,7 @@ class HostMonitor:
     def _check_released(self, s: _Sess) -> None:
         if (s.get is not None and s.get_ok and s.notify and not s.released
                 and s.address not in (None, "0.0.0.0")):
-            self._f("R32", f"{s.get.get('call')} asked for a Release (bNotifyRelease TRUE) "
+            self._f("R32", f"{s.get.call} asked for a Release (bNotifyRelease TRUE) "
                     "that never came", s.get)
 
     def end(self, session: Any) -> None:
