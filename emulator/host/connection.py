@@ -416,6 +416,12 @@ def _fill_nt4(args: tuple[Any, ...], s: SessionInfo, port: str, stats: int) -> N
     st.dwBytesRcved = st.dwPortBytesRcved = stats * 1200
 
 
+def _ex_key(s: SessionInfo) -> tuple[Any, ...]:
+    """Everything :func:`_fill_ex` reads from ``s`` except the duration and the counters."""
+    return (s.id, s.user, s.domain, s.computer, s.address, s.server_address, s.ipv6_id,
+            s.quarantine_state, s.started)
+
+
 class ArgTemplates:
     """One set of argument objects per callback shape, refilled for every call.
 
@@ -427,6 +433,8 @@ class ArgTemplates:
     def __init__(self, bitness: int) -> None:
         self.bits = bitness
         self._t: dict[str, tuple[Any, ...]] = {}
+        #: what the ``ex`` template was last filled from (see :func:`_ex_key`)
+        self._ex_key: tuple[Any, ...] | None = None
 
     def args(self, sig: str, s: SessionInfo, port: str | None = None,
              stats: int = 0) -> tuple[Any, ...]:
@@ -438,13 +446,24 @@ class ArgTemplates:
         if t is None:
             t = build_args(sig, s, self.bits, port=port, stats=stats)
             self._t[shp] = t
+            if shp == "ex":
+                self._ex_key = _ex_key(s)
             return t
         if shp == "link":
             _fill_port(t[0], t[1], s, port or s.port, stats)
             return t
         server, remote = s.texts()
         if shp == "ex":
-            _fill_ex(t[0], s, server, remote, stats)
+            key = _ex_key(s)
+            o = t[0]
+            if key == self._ex_key:
+                # filled for this session with these values already (its accept, then its
+                # hang-up): only the duration and the counters can differ
+                o.dwConnectDuration = s.duration
+                _stats(o, stats)
+            else:
+                _fill_ex(o, s, server, remote, stats)
+                self._ex_key = key
         elif shp == "nt4":
             _fill_nt4(t, s, port or s.port, stats)
         else:

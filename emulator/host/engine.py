@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any, Literal
 
-from emulator.abi.callbacks import SIGNATURES, TABLE_ONLY, Param, Signature
+from emulator.abi.callbacks import SIGNATURES, TABLE_ONLY, Param
 from emulator.conformance.checks import dll as dchk
 from emulator.conformance.checks.host_monitor import HostMonitor
 from emulator.conformance.findings import Finding, Severity
@@ -60,7 +60,14 @@ from emulator.host.connection import ArgTemplates, SessionInfo
 from emulator.host.discovery import Discovery, discover
 from emulator.host.exports import ExportPlan, Strictness, Target, apply_table, plan_exports
 from emulator.host.profiles import DEFAULT_PROFILE, Profile, get_profile
-from emulator.host.trace import CallRecord, Event, OutputFns, summarise_arg, summarise_output
+from emulator.host.trace import (
+    CallRecord,
+    Event,
+    Forms,
+    OutputFns,
+    summarise_arg,
+    summarise_output,
+)
 from emulator.loaders.base import AdminDll, Call, CallFault, CallResult, ResourceUsage
 from emulator.registry.model import Registry
 
@@ -114,7 +121,7 @@ def _arg_summariser(fns: tuple[Any, ...]) -> Callable[[tuple[Any, ...]], list[An
     return fn
 
 #: per signature: (signature, argument summariser, output (name, summariser) pairs, lazy, dicts)
-_SigInfo = tuple[Signature, Callable[[tuple[Any, ...]], list[Any]], OutputFns, bool, bool]
+_SigInfo = Forms
 
 
 def _evidence(*recs: CallRecord | None) -> tuple[Event, ...]:
@@ -341,8 +348,7 @@ class RasHost:
         name = target.signature
         if d.given_up is not None:
             return self._skipped(d, inst, name, session, probe)
-        got = self._sig_cache.get(name)
-        _sig, summarise, ofns, lazy, dicts = got if got is not None else self._summarisers(name)
+        forms = self._sig_cache.get(name) or self._summarisers(name)
         if lock:
             lk.acquire()
         try:
@@ -358,8 +364,8 @@ class RasHost:
             res = dll.handle_call(call)
             dt = _perf() - t0
             fault = res.fault
-            rec = CallRecord(t0, self._t0, d.path, inst, name, args, summarise, res, ofns,
-                             probe, session, address, lazy, dicts)
+            rec = CallRecord(t0, self._t0, d.path, inst, name, args, forms, res, probe, session,
+                             address)
             with self._mlock:
                 rec.seq = self._seq
                 self._seq += 1

@@ -26,6 +26,9 @@ Event = dict[str, Any]
 Summariser = Callable[[tuple[Any, ...]], list[Any]]
 #: per parameter index: (parameter name, output summariser or None = the value as is)
 OutputFns = tuple[tuple[str, Callable[[Any], Any] | None], ...]
+#: per signature: (signature, argument summariser, output functions, lazy, dicts) - see
+#: :class:`CallRecord`
+Forms = tuple[Any, Summariser, OutputFns, bool, bool]
 
 
 class CallRecord:
@@ -34,19 +37,18 @@ class CallRecord:
     The host monitor and the DLL checks read the fields directly; :meth:`event` builds the
     JSON-able event (once; later calls return the same dict) only when the trace is kept or a
     finding needs it as evidence. ``args`` is the argument tuple as passed; its trace form is
-    computed at once when ``lazy`` is False (arguments the next call may change, such as
-    reused structure templates), else on first use. ``dicts``: the trace form of the arguments
-    may hold structure summaries (dicts).
+    computed at once when the signature's ``forms`` say it is not ``lazy`` (arguments the next
+    call may change, such as reused structure templates), else on first use. ``dicts``: the
+    trace form of the arguments may hold structure summaries (dicts).
     """
 
     __slots__ = ("_ev", "_outs", "_sargs", "args", "base", "call", "dicts", "dll", "fault",
-                 "instance", "ofns", "probe", "result", "returned", "seq", "session",
-                 "summarise", "t0", "target")
+                 "forms", "instance", "probe", "result", "returned", "seq", "session", "t0",
+                 "target")
 
     def __init__(self, t0: float, base: float, dll: str, instance: str, call: str,
-                 args: tuple[Any, ...], summarise: Summariser, result: CallResult,
-                 ofns: OutputFns, probe: bool, session: int | None, target: int | None,
-                 lazy: bool, dicts: bool) -> None:
+                 args: tuple[Any, ...], forms: Forms, result: CallResult, probe: bool,
+                 session: int | None, target: int | None) -> None:
         self.seq: int | None = None
         self.t0 = t0
         self.base = base
@@ -54,24 +56,23 @@ class CallRecord:
         self.instance = instance
         self.call = call
         self.args = args
-        self.summarise = summarise
+        self.forms = forms
         self.result = result
         self.returned = result.returned
         self.fault = result.fault
-        self.ofns = ofns
         self.probe = probe
         self.session = session
         self.target = target
-        self.dicts = dicts
+        self.dicts = forms[4]
         self._ev: Event | None = None
         self._outs: dict[str, Any] | None = None
-        self._sargs: list[Any] | None = None if lazy else summarise(args)
+        self._sargs: list[Any] | None = None if forms[3] else forms[1](args)
 
     def sargs(self) -> list[Any]:
         """The arguments' trace form (event ``args``)."""
         a = self._sargs
         if a is None:
-            a = self._sargs = self.summarise(self.args)
+            a = self._sargs = self.forms[1](self.args)
         return a
 
     def outs(self) -> dict[str, Any]:
@@ -81,7 +82,7 @@ class CallRecord:
             o = self._outs = {}
             outputs = self.result.outputs
             if outputs:
-                ofns = self.ofns
+                ofns = self.forms[2]
                 n = len(ofns)
                 for i, v in outputs.items():
                     if i < n:
@@ -114,8 +115,9 @@ class CallRecord:
     @classmethod
     def prebuilt(cls, ev: Event, result: CallResult) -> CallRecord:
         """A record whose event is given (a call not made: ``skipped``)."""
-        r = cls(0.0, 0.0, ev["dll"], ev["instance"], ev["call"], (), lambda a: [], result, (),
-                bool(ev["probe"]), ev["session"], None, True, False)
+        r = cls(0.0, 0.0, ev["dll"], ev["instance"], ev["call"], (),
+                (None, lambda a: [], (), True, False), result, bool(ev["probe"]), ev["session"],
+                None)
         r.seq = ev["seq"]
         r._ev = ev
         r._sargs = ev["args"]

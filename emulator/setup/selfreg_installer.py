@@ -10,9 +10,7 @@ the export is an InputError.
 
 from __future__ import annotations
 
-import importlib
 import os
-from typing import Any
 
 from emulator.errors import InputError
 from emulator.setup.env import SetupEnv
@@ -32,42 +30,54 @@ class SelfRegInstaller(Installer):
 
     def native_bits(self) -> int | None:
         """The DLL's own bitness (regsvr32 of the matching bitness runs it)."""
-        head = pe_header(self.path.read_bytes())
+        head = pe_header(self.read("self-registering DLL"))
         return head.bits if head is not None else None
 
     def run(self, env: SetupEnv) -> None:
-        """Place the DLL in System32 and run the export; InputError when selfreg is unavailable."""
-        try:
-            module: Any = importlib.import_module("emulator.loaders.pe.selfreg")
-        except ImportError:
-            raise InputError(
-                "self-registering DLL installers are not available in this build: "
-                "emulator.loaders.pe.selfreg is missing; use a .reg, .cmd or .py installer",
-                where=str(self.path)) from None
-        data = self.path.read_bytes()
+        """Place the DLL in System32 and run the export; InputError for a file that is not a PE DLL."""
+        from emulator.loaders.pe import selfreg as module
+        from emulator.loaders.pe.winapi.env import PeOptions
+
+        data = self.read("self-registering DLL")
         head = pe_header(data)
         if head is None or head.bits is None:
-            raise InputError("not an x86 or x64 PE DLL, expected a self-registering DLL",
-                             where=str(self.path))
+            raise InputError(
+                "not an x86 or x64 PE DLL, expected a self-registering DLL", where=str(self.path)
+            )
         if head.bits == 64 and env.os_bits == 32:
-            raise InputError("a 64-bit DLL cannot be registered on a 32-bit profile",
-                             where=str(self.path))
+            raise InputError(
+                "a 64-bit DLL cannot be registered on a 32-bit profile", where=str(self.path)
+            )
         target = SYSTEM32 + "\\" + self.path.name
         if not self.unregister:
             env.fs.write(target, data, 64)
             env.log.add("action", f"copied {self.path.name} to {target}", str(self.path))
         export = "DllUnregisterServer" if self.unregister else "DllRegisterServer"
-        result = module.run_export(self.path, env.registry, export, bitness=head.bits, options=module.PeOptions(wow64=env.os_bits == 64))
+        result = module.run_export(
+            self.path,
+            env.registry,
+            export,
+            bitness=head.bits,
+            options=PeOptions(wow64=env.os_bits == 64),
+        )
         for line in result.debug_output:
             env.log.add("output", str(line), str(self.path))
         if result.fault is not None:
-            env.log.add("failed", f"{export} crashed: {result.fault.kind}: {result.fault.message}",
-                        str(self.path))
+            env.log.add(
+                "failed",
+                f"{export} crashed: {result.fault.kind}: {result.fault.message}",
+                str(self.path),
+            )
         elif not result.succeeded:
-            env.log.add("failed", f"{export} returned HRESULT {result.returned:#010x}",
-                        str(self.path))
+            env.log.add(
+                "failed", f"{export} returned HRESULT {result.returned:#010x}", str(self.path)
+            )
         else:
-            env.log.add("action", f"regsvr32{' /u' if self.unregister else ''} {target}: {export} "
-                        f"returned S_OK ({head.bits}-bit DLL)", str(self.path))
+            env.log.add(
+                "action",
+                f"regsvr32{' /u' if self.unregister else ''} {target}: {export} "
+                f"returned S_OK ({head.bits}-bit DLL)",
+                str(self.path),
+            )
         if self.unregister and env.fs.delete(target, 64):
             env.log.add("action", f"deleted {target}", str(self.path))

@@ -6,6 +6,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from emulator.conformance.run import check_installed
 from emulator.report import Report
 from fixtures.installers import manifest
@@ -40,7 +42,11 @@ def test_other_vendors_dll_is_played_by_the_reference_dll() -> None:
 
 
 def test_a_file_the_installer_copied_from_its_own_folder_is_what_the_host_loads(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a temp folder of its own, so parallel workers' checks cannot show up in the glob below
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     # the media folder carries the real DLL under another name; the installer copies that one
     shutil.copyfile(PREBUILT / "bad_no_notify64.dll", tmp_path / "vendor_real.dll")
     installer = tmp_path / "setup.cmd"

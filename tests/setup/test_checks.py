@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -186,15 +185,6 @@ def test_wrong_input_is_an_input_error(tmp_path: Path, write: Write) -> None:
         validate_installer(path, dll=tmp_path / "nope.dll")
     with pytest.raises(InputError, match="unknown registry seed"):
         validate_installer(path, seed="nope")
-
-
-def test_selfreg_kind_reports_when_selfreg_is_missing(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    dll = tmp_path / "vendoradm.dll"
-    dll.write_bytes(DLL64.read_bytes())
-    monkeypatch.setitem(sys.modules, "emulator.loaders.pe.selfreg", None)
-    with pytest.raises(InputError, match="not available"):
-        validate_installer(dll)
 
 
 def test_selfreg_dll_that_writes_only_the_wow6432node_copy() -> None:
