@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from emulator.cli.check import emit, gate, held_signals, interrupted_exit, settings, sigterm_stops
+from emulator.cli.check import emit, gate, held_signals, settings, stops_on_signals
 from emulator.conformance.run import LOADERS, RunInterrupted, check_dlls, profile_for
 from emulator.errors import InputError
 from emulator.host.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
@@ -38,6 +38,7 @@ from emulator.report import write_atomic
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @click.option("--timeout", type=click.FloatRange(min=0.01), default=None,
               help="Per-call time limit in seconds. Default: 5.")
+@stops_on_signals
 def run(paths: tuple[str, ...], scenario: str, config_file: str | None, profile: str | None,
         loader: str | None, isolate: bool | None, strictness: str | None, fail_on: str | None,
         trace_out: str | None, golden: bool, fmt: str, output: str | None,
@@ -47,18 +48,6 @@ def run(paths: tuple[str, ...], scenario: str, config_file: str | None, profile:
     Exit status: 0 no error finding, 1 error findings, 2 wrong input, 130 interrupted by
     Ctrl-C (SIGINT), 143 by SIGTERM (the report and trace written are then partial).
     """
-    with sigterm_stops():
-        try:
-            _run(paths, scenario, config_file, profile, loader, isolate, strictness, fail_on,
-                 trace_out, golden, fmt, output, timeout)
-        except KeyboardInterrupt as exc:
-            interrupted_exit(exc)
-
-
-def _run(paths: tuple[str, ...], scenario: str, config_file: str | None, profile: str | None,
-         loader: str | None, isolate: bool | None, strictness: str | None, fail_on: str | None,
-         trace_out: str | None, golden: bool, fmt: str, output: str | None,
-         timeout: float | None) -> None:
     from emulator.host.scenarios import load_scenario
     from emulator.host.trace import normalise, write_jsonl
 
