@@ -793,10 +793,12 @@ class RasHost:
             res, ev = self._call(ld, "conn", plan.accept, (s.info, port, 0), s.id,
                                  structs=True)
             s._accepted += 1
-            found = dchk.result_findings(ev, ld.path, res, odd_names=odd)
-            found += dchk.bool_findings(ev, ld.path, res.returned,
-                                        "R75" if self.profile.nt4 else "R58")
-            self._add_locked(found)
+            if res.fault is not None or res.issues or res.modified_inputs or (
+                    res.returned is not None and res.returned not in (0, 1)):
+                found = dchk.result_findings(ev, ld.path, res, odd_names=odd)
+                found += dchk.bool_findings(ev, ld.path, res.returned,
+                                            "R75" if self.profile.nt4 else "R58")
+                self._add_locked(found)
             if res.fault is not None:
                 s.state = "failed"
                 s.refused_by = ld.path
@@ -819,9 +821,11 @@ class RasHost:
             res, ev = self._call(ld, "conn", plan.accept_link,
                                  (s.info, port, 0), s.id, structs=True)
             asked += 1
-            found = dchk.result_findings(ev, ld.path, res, odd_names=odd)
-            found += dchk.bool_findings(ev, ld.path, res.returned)
-            self._add_locked(found)
+            if res.fault is not None or res.issues or res.modified_inputs or (
+                    res.returned is not None and res.returned not in (0, 1)):
+                found = dchk.result_findings(ev, ld.path, res, odd_names=odd)
+                found += dchk.bool_findings(ev, ld.path, res.returned)
+                self._add_locked(found)
             if res.fault is not None or not res.returned:
                 if res.fault is not None and s.state != "connected":
                     s.state = "failed"

@@ -7,6 +7,10 @@ summarised by key fields), ``returned``, ``outputs`` (by parameter name), ``faul
 debug output: OutputDebugString text, loader notes such as a CreateThread not run) only when
 the call produced any, and ``target`` only for calls through a table pointer.
 
+The host keeps each call as a :class:`CallRecord` (the raw pieces); the monitor and the DLL
+checks read its fields, and its event dict is built only for a kept trace or a finding's
+evidence - the same dict either way.
+
 Addresses in ``args``/``outputs`` are dotted text read in network byte order (section 8).
 Normalisation for golden files drops ``t`` and renumbers handles in order of appearance.
 """
