@@ -42,6 +42,6 @@ def test_mixed(rasemu_settings):
 
 def test_plugin_default_profile_follows_the_dll(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_vendor=SUITE)
-    res = pytester.runpytest(*LEAN)
+    res = pytester.runpytest_subprocess(*LEAN)
     res.assert_outcomes(passed=4, errors=1)
     res.stdout.fnmatch_lines(["*the admin DLLs are of different bitness (win7-x64, win7-x86)*"])

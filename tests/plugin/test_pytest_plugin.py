@@ -109,7 +109,7 @@ def test_xdist_two_workers_and_junit_rule_ids(pytester: pytest.Pytester) -> None
 
 def test_good_standin_passes_and_records_rules(vendor: pytest.Pytester) -> None:
     xml = vendor.path / "junit.xml"
-    res = vendor.runpytest("--rasemu-dll", str(GOOD), f"--junitxml={xml}", *LEAN)
+    res = vendor.runpytest_subprocess("--rasemu-dll", str(GOOD), f"--junitxml={xml}", *LEAN)
     res.assert_outcomes(passed=3)
     one = _props(xml)["test_one_user"]
     assert one["rasemu.failed_rules"] == "" and "R47" in one["rasemu.rules"]  # R47: info note
@@ -117,7 +117,7 @@ def test_good_standin_passes_and_records_rules(vendor: pytest.Pytester) -> None:
 
 def test_bad_standin_fails_with_r61_evidence_and_junit_properties(vendor: pytest.Pytester) -> None:
     xml = vendor.path / "junit.xml"
-    res = vendor.runpytest("--rasemu-dll", str(NO_NOTIFY), f"--junitxml={xml}",
+    res = vendor.runpytest_subprocess("--rasemu-dll", str(NO_NOTIFY), f"--junitxml={xml}",
                            *LEAN)
     res.assert_outcomes(passed=1, failed=2)
     out = res.stdout.str()
@@ -158,11 +158,11 @@ def test_param(ras_host):
 def test_marker_typo(ras_host):
     pass
 ''')
-    res = pytester.runpytest(*LEAN, "-rA")
+    res = pytester.runpytest_subprocess(*LEAN, "-rA")
     res.assert_outcomes(passed=3, errors=1)
     assert "unknown argument(s) dlll" in res.stdout.str()
     # the marker is registered: --strict-markers accepts it
-    pytester.runpytest("--strict-markers", *LEAN, "-k", "marker_rel"
+    pytester.runpytest_subprocess("--strict-markers", *LEAN, "-k", "marker_rel"
                        ).assert_outcomes(passed=1)
 
 
@@ -188,7 +188,7 @@ def test_info_gate(ras_host):
     with pytest.raises(AssertionError, match="R47"):
         assert_conformant(ras_host, severity="info")
 ''')
-    res = pytester.runpytest(*LEAN)
+    res = pytester.runpytest_subprocess(*LEAN)
     res.assert_outcomes(passed=1, errors=2)
     out = res.stdout.str()
     assert "no admin DLL for this test: give --rasemu-dll PATH" in out
@@ -197,7 +197,7 @@ def test_info_gate(ras_host):
 
 def test_config_waiver_applies_to_assert_conformant(vendor: pytest.Pytester) -> None:
     vendor.makefile(".toml", rasemu='[[waive]]\nrule = "R61"\nreason = "accepted until 2.1"\n')
-    res = vendor.runpytest("--rasemu-dll", str(NO_NOTIFY), *LEAN)
+    res = vendor.runpytest_subprocess("--rasemu-dll", str(NO_NOTIFY), *LEAN)
     res.assert_outcomes(passed=3)
 
 
@@ -240,6 +240,6 @@ def test_bad(ras_host, assert_conformant):
     assert s.state == "connected" and str(s.address).startswith("192.168.100.")
     assert_conformant(ras_host)
 ''')
-    res = pytester.runpytest(*LEAN)
+    res = pytester.runpytest_subprocess(*LEAN)
     res.assert_outcomes(passed=1, failed=1)
     assert "R61 [error]" in res.stdout.str()
