@@ -232,18 +232,28 @@ def _ansi_and_wide(
 
 
 # --- open / create / close ----------------------------------------------------------------------
-def _open(ctx: Ctx, h: int, sub: int, sam: int, out: int, wide: bool) -> int:
-    if not out:
-        return ERROR_INVALID_PARAMETER
+def _locate(ctx: Ctx, h: int, sam: int, sub: Callable[[], str]) -> tuple[Key, int, str] | int:
+    """(parent key, WOW64 view, full path) of sub-key ``sub()`` under handle ``h``, or the error
+    code, checked in Windows' order: the view in ``sam``, the handle, then the sub-key text."""
     view = _view_of(ctx, sam)
     if view is None:
         return ERROR_INVALID_PARAMETER
     parent, err = _resolve(ctx, h)
     if parent is None:
         return err
-    path, err = _join(parent.path, _text(ctx, sub, wide))
+    path, err = _join(parent.path, sub())
     if path is None:
         return err
+    return parent, view, path
+
+
+def _open(ctx: Ctx, h: int, sub: int, sam: int, out: int, wide: bool) -> int:
+    if not out:
+        return ERROR_INVALID_PARAMETER
+    loc = _locate(ctx, h, sam, lambda: _text(ctx, sub, wide))
+    if isinstance(loc, int):
+        return loc
+    _, view, path = loc
     try:
         exists = _registry(ctx).key_exists(path, view=view)
     except RegistryPathError as exc:
@@ -269,16 +279,10 @@ def _create(
 ) -> int:
     if not out:
         return ERROR_INVALID_PARAMETER
-    view = _view_of(ctx, sam)
-    if view is None:
-        return ERROR_INVALID_PARAMETER
-    parent, err = _resolve(ctx, h)
-    if parent is None:
-        return err
-    subtext = _text(ctx, sub, wide)
-    path, err = _join(parent.path, subtext)
-    if path is None:
-        return err
+    loc = _locate(ctx, h, sam, lambda: _text(ctx, sub, wide))
+    if isinstance(loc, int):
+        return loc
+    parent, view, path = loc
     reg = _registry(ctx)
     try:
         existed = reg.key_exists(path, view=view)
@@ -551,15 +555,10 @@ def _delete_value_named(ctx: Ctx, h: int, name: int, wide: bool) -> int:
 
 # --- deleting keys --------------------------------------------------------------------------------
 def _delete_key(ctx: Ctx, h: int, sub: str, sam: int, recursive: bool) -> int:
-    view = _view_of(ctx, sam)
-    if view is None:
-        return ERROR_INVALID_PARAMETER
-    parent, err = _resolve(ctx, h)
-    if parent is None:
-        return err
-    path, err = _join(parent.path, sub)
-    if path is None:
-        return err
+    loc = _locate(ctx, h, sam, lambda: sub)
+    if isinstance(loc, int):
+        return loc
+    _, view, path = loc
     if "\\" not in path:
         return ERROR_ACCESS_DENIED  # a root key
     reg = _registry(ctx)
