@@ -452,7 +452,6 @@ class ArgTemplates:
         if shp == "link":
             _fill_port(t[0], t[1], s, port or s.port, stats)
             return t
-        server, remote = s.texts()
         if shp == "ex":
             key = _ex_key(s)
             o = t[0]
@@ -462,11 +461,13 @@ class ArgTemplates:
                 o.dwConnectDuration = s.duration
                 _stats(o, stats)
             else:
+                server, remote = s.texts()
                 _fill_ex(o, s, server, remote, stats)
                 self._ex_key = key
         elif shp == "nt4":
             _fill_nt4(t, s, port or s.port, stats)
         else:
+            server, remote = s.texts()
             _fill0(t[0], s)
             _fill1(t[1], s, server, remote, stats)
             if shp in ("2", "3"):

@@ -358,10 +358,13 @@ class RasHost:
                 info, port, stats = args
                 args = templates.args(name, info, port, stats)
             address = target.address
-            call = _new_call(name if address is None else address, args,
-                             None if address is None else name, self.call_timeout)
-            t0 = _perf()
-            res = dll.handle_call(call)
+            if address is None:
+                t0 = _perf()
+                res = dll.call_export(name, args, self.call_timeout)
+            else:
+                call = _new_call(address, args, name, self.call_timeout)
+                t0 = _perf()
+                res = dll.handle_call(call)
             dt = _perf() - t0
             fault = res.fault
             rec = CallRecord(t0, self._t0, d.path, inst, name, args, forms, res, probe, session,

@@ -97,6 +97,12 @@ class ResourceUsage:
     sites: Mapping[str, str] = field(default_factory=dict)
 
 
+# the slot setters of Call: the frozen dataclass's __init__ without its per-field overhead
+_new = object.__new__
+_set_target, _set_args, _set_signature, _set_timeout = (
+    Call.__dict__[f].__set__ for f in ("target", "args", "signature", "timeout"))
+
+
 class AdminDll(abc.ABC):
     """A loaded admin DLL. Not thread-safe: the host serialises calls per instance (R34, R35)."""
 
@@ -115,6 +121,18 @@ class AdminDll(abc.ABC):
     @abc.abstractmethod
     def handle_call(self, call: Call) -> CallResult:
         """Run one callback and report what happened. Never raises for DLL misbehaviour."""
+
+    def call_export(self, name: str, args: tuple[Any, ...], timeout: float = 5.0) -> CallResult:
+        """``handle_call(Call(name, args, timeout=timeout))``: export ``name`` called by name.
+
+        Loaders may override it to skip building the :class:`Call` (the host's hot path).
+        """
+        c = _new(Call)
+        _set_target(c, name)
+        _set_args(c, args)
+        _set_signature(c, None)
+        _set_timeout(c, timeout)
+        return self.handle_call(c)
 
     def handle_calls(self, calls: Sequence[Call]) -> list[CallResult]:
         """Run several independent calls in order; isolating loaders override this to batch."""

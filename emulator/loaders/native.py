@@ -754,6 +754,47 @@ class NativeAdminDll(AdminDll):
         make = fast_result
         is_void = sig.returns == "void"
 
+        sb0, sb1 = [*bufs, _StructBuf(), _StructBuf()][:2]
+
+        def invoke1(args: tuple[Any, ...]) -> CallResult:
+            # one structure (the connection callbacks): the loop below, unrolled
+            if len(args) != 1 or args[0] is None:
+                return invoke(args)
+            raw = pack(args[0], bits)
+            size = len(raw)
+            if size > sb0.cap:
+                sb0.ensure(size)
+            memmove(sb0.buf, raw, size)
+            t0 = perf()
+            ret = fn(sb0.ptr)
+            dt = perf() - t0
+            return make(None if is_void else ret & _MASK, {},
+                        (0,) if buffer(sb0.buf, size) != raw else (), dt)
+
+        def invoke2(args: tuple[Any, ...]) -> CallResult:
+            # two structures (the link callbacks): the loop below, unrolled
+            if len(args) != 2 or args[0] is None or args[1] is None:
+                return invoke(args)
+            raw0 = pack(args[0], bits)
+            raw1 = pack(args[1], bits)
+            size0 = len(raw0)
+            size1 = len(raw1)
+            if size0 > sb0.cap:
+                sb0.ensure(size0)
+            if size1 > sb1.cap:
+                sb1.ensure(size1)
+            memmove(sb0.buf, raw0, size0)
+            memmove(sb1.buf, raw1, size1)
+            t0 = perf()
+            ret = fn(sb0.ptr, sb1.ptr)
+            dt = perf() - t0
+            modified: tuple[int, ...] = ()
+            if buffer(sb0.buf, size0) != raw0:
+                modified = (0,)
+            if buffer(sb1.buf, size1) != raw1:
+                modified += (1,)
+            return make(None if is_void else ret & _MASK, {}, modified, dt)
+
         def invoke(args: tuple[Any, ...]) -> CallResult:
             if len(args) != n:
                 raise ValueError(f"{name} takes {n} arguments, the call gives {len(args)}")
@@ -778,7 +819,7 @@ class NativeAdminDll(AdminDll):
                               if raw is not None and buffer(sb.buf, len(raw)) != raw])
             return make(None if is_void else ret & _MASK, {}, modified, dt)
 
-        return invoke
+        return invoke1 if n == 1 else invoke2 if n == 2 else invoke
 
     def _ip_invoker(self, fn: Any, sig: Signature, cells: list[Any], ptrs: list[Any]) -> Invoker:
         """The hot path: Get/ReleaseIpAddress (both families), specialised and inlined.
@@ -864,6 +905,13 @@ class NativeAdminDll(AdminDll):
         if isinstance(target, str) and call.signature is None:
             return self._invoker_for_name(target)(call.args)
         return self._invoker_for_target(call)(call.args)
+
+    def call_export(self, name: str, args: tuple[Any, ...], timeout: float = 5.0) -> CallResult:
+        inv = self._invokers.get(name)
+        if inv is not None and "handle_call" not in self.__dict__ and \
+                type(self).handle_call is NativeAdminDll.handle_call:
+            return inv(args)
+        return self.handle_call(Call(name, args, None, timeout))
 
     def _invoker_for_name(self, name: str) -> Invoker:
         if name in self._extra_names:
