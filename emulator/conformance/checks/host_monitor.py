@@ -104,7 +104,8 @@ _Rec = CallRecord | _View
 
 
 class _Sess:
-    """What the monitor remembers about one session (a plain slotted class: one per session)."""
+    """What the monitor remembers about one session (a plain slotted class: one per session;
+    the containers only NT 4.0 ports or several DLLs need are made on first use)."""
 
     __slots__ = (
         "accept_variant",
@@ -124,16 +125,36 @@ class _Sess:
     def __init__(self) -> None:
         self.get: _Rec | None = None
         self.get_ok: bool | None = None
-        self.address: str | None = None
+        #: the address GetIp returned: dotted text (trace events) or the raw DWORD (the
+        #: host's records, turned into text by :func:`_text` only for messages); None for none
+        self.address: str | int | None = None
         self.notify = False
         self.released = 0
-        self.accepts: list[str] = []
+        #: accept calls so far that reached a registered DLL (the registry-order position)
+        self.accepts = 0
         self.refused = False
-        self.refused_ports: set[Any] = set()
-        self.accept_variant: dict[str, str] = {}
+        self.refused_ports: set[Any] | None = None
+        #: DLL -> accept variant; one DLL's is kept in ``(dll, variant)`` form until a second
+        self.accept_variant: dict[str, str] | None = None
         self.hung_up = False
-        self.ports_accepted: dict[str, set[str]] = {}
-        self.ports_down: dict[str, set[str]] = {}
+        self.ports_accepted: dict[str, set[str]] | None = None
+        self.ports_down: dict[str, set[str]] | None = None
+
+
+def _text(address: str | int | None) -> str | None:
+    """An address as the monitor keeps it, as dotted text."""
+    return address if address is None or isinstance(address, str) else dotted(address)
+
+
+#: per signature name: (kind, NT 4.0 family, accept/hang-up variant)
+_INFO: dict[str, tuple[str, bool, str]] = {}
+
+
+def _info(call: str) -> tuple[str, bool, str]:
+    got = _INFO.get(call)
+    if got is None:
+        got = _INFO[call] = (_kind(call), call.startswith("RasAdmin"), _variant(call))
+    return got
 
 
 class HostMonitor:
@@ -174,137 +195,27 @@ class HostMonitor:
         if ev.probe:
             return
         call = ev.call
-        kind = _KINDS.get(call) or _kind(call)
+        kind, nt4, variant = _INFO.get(call) or _info(call)
         if kind == "other":
             return
         key = ev.session
         s = self.sessions.get(key) if key is not None else None
         if s is None:
             s = self._sess(ev, key)
-        dll = ev.dll
-        nt4 = call.startswith("RasAdmin")
         if kind == "get":
-            if self.first_ip is not None and dll != self.first_ip:
-                self._f("R26", f"{call} was called in {dll}, but the first DLL (registry order) "
-                        f"exporting the IP pair is {self.first_ip}", ev)
-            if s.get is not None and s.get_ok and not s.released and s.notify:
-                self._f("R32", f"{call} called twice for one session without a Release between",
-                        s.get, ev)
-            outs = ev.outs()
-            s.get = ev
-            s.get_ok = ev.returned == 0 and ev.fault is None
-            s.released = 0
-            s.accepts = []
-            s.refused = False
-            s.hung_up = False
-            if s.get_ok:
-                vals = list(outs.values())
-                s.address = vals[0] if vals else None
-                notify = vals[1] if len(vals) > 1 else 0
-                s.notify = bool(notify)
-                if s.address == "0.0.0.0":
-                    s.address = None
-            else:
-                s.address, s.notify = None, False
-            return
-        if kind == "release":
-            g = s.get
-            rule30 = "R38" if nt4 else "R30"
-            if g is None or not s.get_ok:
-                self._f(rule30, f"{call} was called without a successful GetIpAddressForUser "
-                        "for that user and port", ev)
-                return
-            if not s.notify:
-                self._f(rule30, f"{call} was called although GetIpAddressForUser left "
-                        "*bNotifyRelease FALSE", g, ev)
-            if s.released:
-                self._f("R32", f"{call} was called {s.released + 1} times for one "
-                        "GetIpAddressForUser", g, ev)
-            s.released += 1
-            if dll != g.dll:
-                self._f("R31", f"{call} went to {dll}, but the address came from {g.dll}",
-                        g, ev)
-            if type(ev) is CallRecord and type(g) is CallRecord:
-                # Get/Release take (user, port, address, ...): the names are their own trace
-                # form and the address's is dotted text; a clean pair needs no trace form
-                a, ga = ev.args, g.args
-                if len(a) > 2 and len(ga) >= 2 and a[0] == ga[0] and a[1] == ga[1] and (
-                        s.address is None or dotted(a[2]) == s.address):
-                    return
-            gargs = g.sargs()
-            args = ev.sargs()
-            if gargs[:2] != args[:2]:
-                self._f("R31", f"{call} got user/port {args[:2]} but GetIp had {gargs[:2]}", g, ev)
-            if len(args) > 2 and s.address is not None and args[2] != s.address:
-                self._f("R31", f"{call} got address {args[2]} but the DLL had returned "
-                        f"{s.address}", g, ev)
-            return
-        if kind == "accept":
-            if s.get is not None and not s.get_ok:
-                self._f("R28", f"{call} was called although GetIpAddressForUser failed for the "
-                        "user (the connection must be terminated)", s.get, ev)
-            elif s.get is not None and s.address in (None, "0.0.0.0"):
-                self._f("R29", f"{call} was called although the user got no address", s.get, ev)
-            elif s.get is None and self.first_ip is not None and key is not None:
-                self._f("R20", f"{call} was called before GetIpAddressForUser (section 2.5 "
-                        "order: the address is known at accept time)", ev)
-            if nt4:
-                port = self._port(ev)
-                seen = s.ports_accepted.setdefault(dll, set())
-                if port is not None and port in seen:
-                    self._f("R37", f"{call} was called twice for port {port!r} in {dll}", ev)
-                seen.add(port)
-                if port in s.refused_ports:
-                    self._f("R20", f"{call} was called after a DLL refused port {port!r}", ev)
-                self._order(s, dll, call, ev, per_port=True)
-            else:
-                if s.refused:
-                    self._f("R20", f"{call} was called after a DLL refused the connection", ev)
-                self._order(s, dll, call, ev, per_port=False)
-            s.accept_variant[dll] = _variant(call)
-            if ev.returned == 0 or ev.fault is not None:
-                if nt4:  # NT 4.0 accepts per port: a refused extra port leaves the bundle up
-                    s.refused_ports.add(self._port(ev))
-                else:
-                    s.refused = True
-            if ev.dicts:
-                addr = self._struct_field(ev, "address")
-                if addr is not None and s.address is not None and addr != s.address:
-                    self._f("R33", f"{call} saw client address {addr!r} but GetIp returned "
-                            f"{s.address}", ev)
-                self._headers(ev)
-            return
-        if kind == "hangup":
-            refused = s.refused or (nt4 and self._port(ev) in s.refused_ports)
-            if refused and not self.profile.hangup_after_refusal:
-                self._f("R23", f"{call} was sent for a refused connection on "
-                        f"{self.profile.os}, which sends no hang-up after a refusal", ev)
-            v = s.accept_variant.get(dll)
-            if v is not None and v != _variant(call):
-                self._f("R25", f"{call} does not match the accept variant "
-                        f"{'AcceptNewConnection' + ('' if v == '1' else v)} used for {dll}", ev)
-            if nt4:
-                port = self._port(ev)
-                acc = s.ports_accepted.get(dll, set())
-                down = s.ports_down.setdefault(dll, set())
-                if port is not None and (port not in acc or port in down):
-                    self._f("R37", f"{call} for port {port!r} in {dll} does not match exactly one "
-                            "accepted port", ev)
-                down.add(port)
-            elif s.released:
-                self._f("R32", f"{call} came after ReleaseIpAddress (section 8 order: "
-                        "hang-ups, then release)", ev)
-            s.hung_up = True
-            if ev.dicts:
-                self._headers(ev)
-            return
-        if kind == "link":
+            self._get(ev, s, call)
+        elif kind == "release":
+            self._release(ev, s, call, nt4)
+        elif kind == "accept":
+            self._accept(ev, s, call, nt4, variant, key)
+        elif kind == "hangup":
+            self._hangup(ev, s, call, nt4, variant)
+        elif kind == "link":
             if s.refused:
                 self._f("R22", f"{call} was called although the connection was refused", ev)
             if s.hung_up:
                 self._f("R21", f"{call} was called after the connection hang-up", ev)
-            return
-        if kind == "linkdown":
+        elif kind == "linkdown":
             if s.hung_up:
                 self._f("R24", f"{call} came after the connection hang-up (links are dismantled "
                         "first)", ev)
@@ -312,17 +223,153 @@ class HostMonitor:
                 self._f("R23", f"{call} was sent for a refused connection on {self.profile.os}",
                         ev)
 
-    def _order(self, s: _Sess, dll: str, call: str, ev: _Rec, per_port: bool) -> None:
-        idx = self.index.get(dll)
-        if idx is None:
-            return
-        if per_port:
-            port = self._port(ev)
-            done = [d for d, ps in s.ports_accepted.items() if port in ps and d != dll]
-            expected = self.order[len(done)] if len(done) < len(self.order) else None
+    def _get(self, ev: _Rec, s: _Sess, call: str) -> None:
+        if self.first_ip is not None and ev.dll != self.first_ip:
+            self._f("R26", f"{call} was called in {ev.dll}, but the first DLL (registry order) "
+                    f"exporting the IP pair is {self.first_ip}", ev)
+        if s.get is not None and s.get_ok and not s.released and s.notify:
+            self._f("R32", f"{call} called twice for one session without a Release between",
+                    s.get, ev)
+        s.get = ev
+        s.get_ok = ev.returned == 0 and ev.fault is None
+        s.released = 0
+        s.accepts = 0
+        s.refused = False
+        s.hung_up = False
+        if s.get_ok:
+            if type(ev) is CallRecord:
+                outputs = ev.result.outputs
+                raw = outputs.get(2)
+                s.address = None if not raw else raw & 0xFFFFFFFF or None
+                s.notify = bool(outputs.get(3))
+                return
+            vals = list(ev.outs().values())
+            s.address = vals[0] if vals else None
+            s.notify = bool(vals[1]) if len(vals) > 1 else False
+            if s.address == "0.0.0.0":
+                s.address = None
         else:
-            expected = self.order[len(s.accepts)] if len(s.accepts) < len(self.order) else None
-            s.accepts.append(dll)
+            s.address, s.notify = None, False
+
+    def _release(self, ev: _Rec, s: _Sess, call: str, nt4: bool) -> None:
+        g = s.get
+        rule30 = "R38" if nt4 else "R30"
+        if g is None or not s.get_ok:
+            self._f(rule30, f"{call} was called without a successful GetIpAddressForUser "
+                    "for that user and port", ev)
+            return
+        if not s.notify:
+            self._f(rule30, f"{call} was called although GetIpAddressForUser left "
+                    "*bNotifyRelease FALSE", g, ev)
+        if s.released:
+            self._f("R32", f"{call} was called {s.released + 1} times for one "
+                    "GetIpAddressForUser", g, ev)
+        s.released += 1
+        if ev.dll != g.dll:
+            self._f("R31", f"{call} went to {ev.dll}, but the address came from {g.dll}", g, ev)
+        if type(ev) is CallRecord and type(g) is CallRecord:
+            # Get/Release take (user, port, address, ...): the names are their own trace
+            # form and the address's is dotted text; a clean pair needs no trace form
+            a, ga = ev.args, g.args
+            if len(a) > 2 and len(ga) >= 2 and a[0] == ga[0] and a[1] == ga[1] and (
+                    s.address is None or a[2] == s.address):
+                return
+        gargs = g.sargs()
+        args = ev.sargs()
+        if gargs[:2] != args[:2]:
+            self._f("R31", f"{call} got user/port {args[:2]} but GetIp had {gargs[:2]}", g, ev)
+        address = _text(s.address)
+        if len(args) > 2 and address is not None and args[2] != address:
+            self._f("R31", f"{call} got address {args[2]} but the DLL had returned "
+                    f"{address}", g, ev)
+
+    def _accept(self, ev: _Rec, s: _Sess, call: str, nt4: bool, variant: str,
+                key: Any) -> None:
+        dll = ev.dll
+        if s.get is not None and not s.get_ok:
+            self._f("R28", f"{call} was called although GetIpAddressForUser failed for the "
+                    "user (the connection must be terminated)", s.get, ev)
+        elif s.get is not None and s.address is None:
+            self._f("R29", f"{call} was called although the user got no address", s.get, ev)
+        elif s.get is None and self.first_ip is not None and key is not None:
+            self._f("R20", f"{call} was called before GetIpAddressForUser (section 2.5 "
+                    "order: the address is known at accept time)", ev)
+        if nt4:
+            port = self._port(ev)
+            if s.ports_accepted is None:
+                s.ports_accepted = {}
+            seen = s.ports_accepted.setdefault(dll, set())
+            if port is not None and port in seen:
+                self._f("R37", f"{call} was called twice for port {port!r} in {dll}", ev)
+            seen.add(port)
+            if s.refused_ports is not None and port in s.refused_ports:
+                self._f("R20", f"{call} was called after a DLL refused port {port!r}", ev)
+            self._order_port(s, dll, call, ev)
+        else:
+            if s.refused:
+                self._f("R20", f"{call} was called after a DLL refused the connection", ev)
+            idx = self.index.get(dll)
+            if idx is not None:
+                n = s.accepts
+                s.accepts = n + 1
+                if n < len(self.order) and self.order[n] != dll:
+                    self._f("R20", f"{call} reached {dll} out of registry order (expected "
+                            f"{self.order[n]})", ev)
+        av = s.accept_variant
+        if av is None:
+            s.accept_variant = {dll: variant}
+        else:
+            av[dll] = variant
+        if ev.returned == 0 or ev.fault is not None:
+            if nt4:  # NT 4.0 accepts per port: a refused extra port leaves the bundle up
+                if s.refused_ports is None:
+                    s.refused_ports = set()
+                s.refused_ports.add(self._port(ev))
+            else:
+                s.refused = True
+        if ev.dicts:
+            addr = self._struct_field(ev, "address")
+            address = _text(s.address)
+            if addr is not None and address is not None and addr != address:
+                self._f("R33", f"{call} saw client address {addr!r} but GetIp returned "
+                        f"{address}", ev)
+            self._headers(ev)
+
+    def _hangup(self, ev: _Rec, s: _Sess, call: str, nt4: bool, variant: str) -> None:
+        dll = ev.dll
+        refused = s.refused or (nt4 and s.refused_ports is not None
+                                and self._port(ev) in s.refused_ports)
+        if refused and not self.profile.hangup_after_refusal:
+            self._f("R23", f"{call} was sent for a refused connection on "
+                    f"{self.profile.os}, which sends no hang-up after a refusal", ev)
+        v = None if s.accept_variant is None else s.accept_variant.get(dll)
+        if v is not None and v != variant:
+            self._f("R25", f"{call} does not match the accept variant "
+                    f"{'AcceptNewConnection' + ('' if v == '1' else v)} used for {dll}", ev)
+        if nt4:
+            port = self._port(ev)
+            acc = (s.ports_accepted or {}).get(dll, set())
+            if s.ports_down is None:
+                s.ports_down = {}
+            down = s.ports_down.setdefault(dll, set())
+            if port is not None and (port not in acc or port in down):
+                self._f("R37", f"{call} for port {port!r} in {dll} does not match exactly one "
+                        "accepted port", ev)
+            down.add(port)
+        elif s.released:
+            self._f("R32", f"{call} came after ReleaseIpAddress (section 8 order: "
+                    "hang-ups, then release)", ev)
+        s.hung_up = True
+        if ev.dicts:
+            self._headers(ev)
+
+    def _order_port(self, s: _Sess, dll: str, call: str, ev: _Rec) -> None:
+        """R20 for NT 4.0's per-port accepts: the DLLs that accepted the port come first."""
+        if self.index.get(dll) is None:
+            return
+        port = self._port(ev)
+        done = [d for d, ps in (s.ports_accepted or {}).items() if port in ps and d != dll]
+        expected = self.order[len(done)] if len(done) < len(self.order) else None
         if expected is not None and expected != dll:
             self._f("R20", f"{call} reached {dll} out of registry order (expected {expected})",
                     ev)
@@ -356,7 +403,7 @@ class HostMonitor:
 
     def _check_released(self, s: _Sess) -> None:
         if (s.get is not None and s.get_ok and s.notify and not s.released
-                and s.address not in (None, "0.0.0.0")):
+                and s.address is not None):
             self._f("R32", f"{s.get.call} asked for a Release (bNotifyRelease TRUE) "
                     "that never came", s.get)
 
