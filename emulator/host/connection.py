@@ -35,10 +35,36 @@ PPP_LCP_CHAP_MSV2 = 0x81
 HANDLE_BASE = 0x10000
 
 
+#: DWORD -> address object, and id(address) -> (address, its text, the server's text): pools
+#: hand the same addresses out again and again (caches, cleared past _CACHE_LIMIT entries)
+_ADDRS: dict[int, IPv4Address] = {}
+_TEXTS: dict[int, tuple[IPv4Address, str, str]] = {}
+_CACHE_LIMIT = 65536
+
+
 def dword_to_ip(value: int) -> IPv4Address:
     """The address a DLL wrote as a DWORD in network byte order (memory a,b,c,d)."""
-    return IPv4Address(((value & 0xFF) << 24) | ((value >> 8 & 0xFF) << 16)
-                       | ((value >> 16 & 0xFF) << 8) | (value >> 24 & 0xFF))
+    a = _ADDRS.get(value)
+    if a is None:
+        a = IPv4Address(((value & 0xFF) << 24) | ((value >> 8 & 0xFF) << 16)
+                        | ((value >> 16 & 0xFF) << 8) | (value >> 24 & 0xFF))
+        if len(_ADDRS) >= _CACHE_LIMIT:
+            _ADDRS.clear()
+        _ADDRS[value] = a
+    return a
+
+
+def _texts(a: IPv4Address) -> tuple[str, str]:
+    """(text of ``a``, text of the server address the host pairs with it)."""
+    got = _TEXTS.get(id(a))
+    if got is not None and got[0] is a:
+        return got[1], got[2]
+    n = int(a)
+    remote, server = str(a), str(IPv4Address((n & 0xFFFFFF00) + (1 if n & 0xFF != 1 else 2)))
+    if len(_TEXTS) >= _CACHE_LIMIT:
+        _TEXTS.clear()
+    _TEXTS[id(a)] = (a, remote, server)
+    return remote, server
 
 
 def dotted(value: int) -> str:
@@ -126,14 +152,12 @@ class SessionInfo:
         t = self._text
         a, sa = self.address, self.server_address
         if t is None or t[0] is not a or t[1] is not sa:
-            remote = "" if a is None else str(a)
-            if sa is not None:
-                server = str(sa)
-            elif a is None:
-                server = ""
+            if a is None:
+                remote, server = "", "" if sa is None else str(sa)
+            elif sa is None:
+                remote, server = _texts(a)
             else:
-                n = int(a)
-                server = str(IPv4Address((n & 0xFFFFFF00) + (1 if n & 0xFF != 1 else 2)))
+                remote, server = str(a), str(sa)
             t = self._text = (a, sa, remote, server)
         return t[3], t[2]
 
