@@ -140,6 +140,39 @@ def host_ip_pair(host: RasHost, n: int) -> float:
     return rate(2 * n, loop)
 
 
+def host_ip_batched(host: RasHost, n: int, k: int = 32) -> float:
+    """The IP phases of connect_many/disconnect_many: GetIp for ``k`` sessions in one batch,
+    then their releases in one batch (the fixtures' pool has 64 addresses)."""
+    ipd = host._ip_dll
+    assert ipd is not None
+    from emulator.host.connection import SessionInfo
+    from emulator.host.engine import Session
+
+    def loop() -> None:
+        for i in range(0, n, k):
+            batch = []
+            for j in range(i, min(i + k, n)):
+                info = SessionInfo(j, f"u{j - i}", "VPN0")
+                batch.append(Session(info.user, "VPN0", "refused", None, info.links, None, j,
+                                     info))
+            oks = host._get_ips(ipd, [(s, 0, False) for s in batch])
+            assert all(oks)
+            host._release_many(batch)
+
+    return rate(2 * n, loop)
+
+
+def sessions_batched(host: RasHost, n: int, k: int = 32) -> float:
+    """Full sessions through connect_many/disconnect_many, ``k`` users at a time."""
+    users = [(f"u{j}", f"VPN{j}") for j in range(k)]
+
+    def loop() -> None:
+        for i in range(0, n, k):
+            host.disconnect_many(host.connect_many(users[: min(k, n - i)]))
+
+    return rate(n, loop)
+
+
 def sessions(host: RasHost, n: int) -> float:
     def loop() -> None:
         for _ in range(n):
@@ -355,9 +388,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  native loader handle_call     {ld:12,.0f} calls/s   {base / ld:6.1f}x slower than raw")
     h = host_for(lib, opener=native)
     hp = host_ip_pair(h, n)
+    hb = host_ip_batched(h, n)
     h.stop()
     print(f"  host IP path, in-process      {hp:12,.0f} calls/s   {base / hp:6.1f}x raw, "
           f"{ld / hp:4.2f}x the loader (target <= 3x raw)")
+    print(f"  host IP path, batched x32     {hb:12,.0f} calls/s   {base / hb:6.1f}x raw "
+          "(connect_many/disconnect_many)")
     if not args.quick:
         from emulator.loaders.select import open_dll
 
@@ -369,9 +405,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  child process, per call       {per:12,.0f} calls/s   {base / per:6.1f}x raw")
         print(f"  child process, batched x32    {bat:12,.0f} calls/s   {base / bat:6.1f}x raw")
         hc = host_for(lib, loader="native", isolate=True)
+        hcp = host_ip_pair(hc, m)
+        hcb = host_ip_batched(hc, m)
         hcs = sessions(hc, m // 4)
+        hcsb = sessions_batched(hc, m // 2)
         hc.stop()
-        print(f"  full sessions, native child   {hcs:12,.0f} sessions/s")
+        print(f"  host IP path, child process   {hcp / 2:12,.0f} get+release cycles/s (per call)")
+        print(f"  host IP path, child, x32      {hcb / 2:12,.0f} get+release cycles/s "
+              "(connect_many/disconnect_many; target >= 20k)")
+        print(f"  full sessions, native child   {hcs:12,.0f} sessions/s (connect/disconnect)")
+        print(f"  full sessions, child, x32     {hcsb:12,.0f} sessions/s "
+              "(connect_many/disconnect_many)")
+    hn = host_for(lib, opener=native)
+    nb = sessions_batched(hn, n)
+    hn.stop()
+    print(f"  full sessions, native, in-process, x32 {nb:10,.0f} sessions/s "
+          "(connect_many/disconnect_many)")
     for label, kind in (("python stand-in", "python"), ("native, in-process", "native")):
         for trace in (False, True):
             count = n if trace is False else n // 2

@@ -45,7 +45,7 @@ import ipaddress
 import itertools
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any, Literal
@@ -133,6 +133,8 @@ NO_ERROR = 0
 #: consecutive timeouts of one callback in one instance after which the host stops calling
 #: the DLL for the rest of the service run (the scenario); a restart loads it afresh
 GIVE_UP_AFTER = 3
+#: calls of one callback sent to a DLL in one round trip by connect_many/disconnect_many
+BATCH = 256
 UNLEN = 256
 MAX_PORT_NAME = 16
 
@@ -237,7 +239,8 @@ class RasHost:
         self._sessions_total = 0
         self._live: dict[int, Session] = {}
         self._peak = 0
-        self._owners: dict[int, int] = {}  # address dword -> session id (R63)
+        #: address DWORD -> the session holding it, from its GetIp until its release (R63)
+        self._owners: dict[int, Session] = {}
         self._pool_next = 0
         self._pool_free: list[int] = []
         self._findings: dict[tuple[str, str, str], Finding] = {}
@@ -366,31 +369,72 @@ class RasHost:
                 t0 = _perf()
                 res = dll.handle_call(call)
             dt = _perf() - t0
-            fault = res.fault
-            rec = CallRecord(t0, self._t0, d.path, inst, name, args, forms, res, probe, session,
-                             address)
-            with self._mlock:
-                rec.seq = self._seq
-                self._seq += 1
-                self._calls += 1
-                self._call_seconds += dt
-                if fault is not None:
-                    d.generation[inst] += 1
-                    if fault.kind == "timeout":
-                        self._timed_out(d, inst, name, rec)
-                    elif d.timeouts:
-                        d.timeouts.pop((inst, name), None)
-                elif d.timeouts:
-                    d.timeouts.pop((inst, name), None)
-                if res.modified_inputs:
-                    d.wrote_inputs.add(inst)
-                if self.keep_trace:
-                    self._trace.append(rec.event())
-                self._observe(rec)
+            rec = self._record(d, inst, name, args, forms, res, t0, dt, probe, session, address)
         finally:
             if lock:
                 lk.release()
         return res, rec
+
+    def _record(self, d: LoadedAdminDll, inst: str, name: str, args: tuple[Any, ...],
+                forms: _SigInfo, res: CallResult, t0: float, dt: float, probe: bool,
+                session: int | None, address: int | None) -> CallRecord:
+        """Number, count and keep one call made, and let the monitor observe it."""
+        fault = res.fault
+        rec = CallRecord(t0, self._t0, d.path, inst, name, args, forms, res, probe, session,
+                         address)
+        with self._mlock:
+            rec.seq = self._seq
+            self._seq += 1
+            self._calls += 1
+            self._call_seconds += dt
+            if fault is not None:
+                d.generation[inst] += 1
+                if fault.kind == "timeout":
+                    self._timed_out(d, inst, name, rec)
+                elif d.timeouts:
+                    d.timeouts.pop((inst, name), None)
+            elif d.timeouts:
+                d.timeouts.pop((inst, name), None)
+            if res.modified_inputs:
+                d.wrote_inputs.add(inst)
+            if self.keep_trace:
+                self._trace.append(rec.event())
+            self._observe(rec)
+        return rec
+
+    def _call_many(self, d: LoadedAdminDll, inst: str, target: Target,
+                   args: list[tuple[Any, ...]], sessions: list[int]
+                   ) -> list[tuple[CallResult, CallRecord, int]]:
+        """:meth:`_call` for several calls of one callback, made in one loader round trip
+        (:meth:`AdminDll.call_exports`) with the instance lock held by the caller.
+
+        Returns (result, record, the instance's generation before the call) per call made:
+        all of them, or up to and including the first fault (the caller goes on with the
+        rest, so a DLL the host gave up on is not called again).
+        """
+        if d.given_up is not None or target.address is not None:
+            out = []
+            for a, sid in zip(args, sessions, strict=True):
+                gen = d.generation[inst]
+                res, rec = self._call(d, inst, target, a, sid, lock=False)
+                out.append((res, rec, gen))
+                if res.fault is not None:
+                    break
+            return out
+        dll = d.ip if inst == "ip" else d.conn
+        assert dll is not None
+        name = target.signature
+        forms = self._sig_cache.get(name) or self._summarisers(name)
+        t0 = _perf()
+        results = dll.call_exports(name, args, self.call_timeout)
+        got = []
+        if args and not results:
+            raise RuntimeError(f"{d.path}: {type(dll).__name__}.call_exports made no call")
+        for a, sid, res in zip(args, sessions, results, strict=False):
+            gen = d.generation[inst]
+            got.append((res, self._record(d, inst, name, a, forms, res, t0, res.seconds, False,
+                                          sid, None), gen))
+        return got
 
     def _timed_out(self, d: LoadedAdminDll, inst: str, name: str, rec: CallRecord) -> None:
         """Count a timeout (``_mlock`` held); after GIVE_UP_AFTER in a row, give up on ``d``."""
@@ -654,6 +698,23 @@ class RasHost:
         a = IPv4Address(int(IPv4Address("10.77.0.0")) + 256 * (host // 254) + host % 254 + 1)
         return conn.ip_to_dword(a)
 
+    def _proposed(self, proposed: int | str | IPv4Address) -> int:
+        try:
+            return 0 if not proposed else conn.ip_to_dword(
+                proposed if isinstance(proposed, IPv4Address) else IPv4Address(proposed))
+        except ValueError as exc:
+            raise InputError(f"proposed address {proposed!r} is not an IPv4 address: {exc}",
+                             where="proposed") from None
+
+    def _new_session(self, user: str, port: str) -> Session:
+        sid = next(self._ids)
+        info = conn.SessionInfo(sid, user, port)
+        info.links.append(port)
+        s = Session(user, port, "failed", None, info.links, None, sid, info)
+        with self._slock:
+            self._sessions_total += 1
+        return s
+
     def connect(self, user: str, port: str, *, proposed: int | str | IPv4Address = 0,
                 links: int = 1, ipv6: bool | None = None) -> Session:
         """One user dials in on ``port`` with ``links`` links; ``proposed`` is RAS's address.
@@ -667,103 +728,157 @@ class RasHost:
         self._check_names(user, port)
         if links < 1:
             raise InputError(f"links must be at least 1, not {links}", where="links")
-        try:
-            pdw = 0 if not proposed else conn.ip_to_dword(
-                proposed if isinstance(proposed, IPv4Address) else IPv4Address(proposed))
-        except ValueError as exc:
-            raise InputError(f"proposed address {proposed!r} is not an IPv4 address: {exc}",
-                             where="proposed") from None
-        sid = next(self._ids)
-        info = conn.SessionInfo(sid, user, port)
-        info.links.append(port)
-        s = Session(user, port, "failed", None, info.links, None, sid, info)
-        with self._slock:
-            self._sessions_total += 1
+        pdw = self._proposed(proposed)
+        s = self._new_session(user, port)
         odd = self._odd(user, port)
         ipd = self._ip_dll
         if ipd is not None:
             if not self._get_ip(ipd, s, pdw, odd):
                 with self._mlock:
-                    self._monitor.end(sid)  # nothing to release (R28/R29)
+                    self._monitor.end(s.id)  # nothing to release (R28/R29)
                 return s
         else:
-            dw = pdw or self._pool_take()
-            s._pool = not pdw
-            s._dword = dw
-            s.address = conn.dword_to_ip(dw)
-            s.notify_release = None
+            self._pool_address(s, pdw)
+        self._connect_rest(s, odd, links, ipv6)
+        return s
+
+    def connect_many(self, requests: Iterable[tuple[str, str]], *,
+                     proposed: int | str | IPv4Address = 0, links: int = 1,
+                     ipv6: bool | None = None) -> list[Session]:
+        """Several users dial in at once: ``connect`` for each (user, port) of ``requests``.
+
+        The IP DLL's GetIpAddressForUser calls are made in batches of :data:`BATCH` (one
+        round trip to a child process each), then each session goes on as in ``connect``.
+        Every request is checked before any call is made.
+        """
+        self._need_started()
+        todo = [(str(u), str(p)) for u, p in requests]
+        for user, port in todo:
+            self._check_names(user, port)
+        if links < 1:
+            raise InputError(f"links must be at least 1, not {links}", where="links")
+        pdw = self._proposed(proposed)
+        made = [self._new_session(user, port) for user, port in todo]
+        odd = [self._odd(user, port) for user, port in todo]
+        ipd = self._ip_dll
+        if ipd is not None:
+            ok = self._get_ips(ipd, [(s, pdw, o) for s, o in zip(made, odd, strict=True)])
+        else:
+            for s in made:
+                self._pool_address(s, pdw)
+            ok = [True] * len(made)
+        for s, o, good in zip(made, odd, ok, strict=True):
+            if good:
+                self._connect_rest(s, o, links, ipv6)
+            else:
+                with self._mlock:
+                    self._monitor.end(s.id)  # nothing to release (R28/R29)
+        return made
+
+    def _pool_address(self, s: Session, pdw: int) -> None:
+        """No IP DLL: RAS's own address (``proposed``) or one from the host's pool."""
+        dw = pdw or self._pool_take()
+        s._pool = not pdw
+        s._dword = dw
+        s.address = conn.dword_to_ip(dw)
+        s.notify_release = None
+
+    def _connect_rest(self, s: Session, odd: bool, links: int, ipv6: bool | None) -> None:
+        """After the IPv4 address: IPv6 identifier, accept in every DLL, links."""
+        info = s.info
+        port = s.port
         ip6d = self._ip6_dll
         if ip6d is not None and (self.ipv6 if ipv6 is None else ipv6) and \
                 not self._get_ipv6(ip6d, s, odd):
             self._release(s)
-            return s
+            return
         info.address = s.address
         info.ipv6_id = s._ip6
         s.state = "refused"  # until every DLL accepted; a fault turns it into "failed"
         if not self._accept_connection(s, odd):
             self._teardown(s, refused_at=s._accepted)
-            return s
+            return
         if not self._accept_link(s, port, odd):
             self._teardown(s, refused_link=True)
-            return s
+            return
         s.state = "connected"
         with self._slock:
-            self._live[sid] = s
+            self._live[s.id] = s
             if len(self._live) > self._peak:
                 self._peak = len(self._live)
         for i in range(2, links + 1):
             self.add_link(s, conn.fit(f"{port}-{i}", MAX_PORT_NAME))
-        return s
 
     def _get_ip(self, ipd: LoadedAdminDll, s: Session, pdw: int, odd: bool) -> bool:
         plan = ipd.plan
         assert plan is not None and plan.get_ip is not None
-        lk = ipd.ip_lock
-        with lk:
+        with ipd.ip_lock:
             res, ev = self._call(ipd, "ip", plan.get_ip, (s.user, s.port, pdw, SENTINEL),
                                  s.id, lock=False)
-            found = (dchk.result_findings(ev, ipd.path, res, odd_names=odd)
-                     if res.fault is not None or res.issues or res.modified_inputs else [])
-            if res.fault is not None:
-                self._add_locked(found)
-                s.state = "failed"
-                return False
-            returned = res.returned if res.returned is not None else 0
-            value = int(res.outputs.get(2, pdw) or 0) & 0xFFFFFFFF
-            notify = int(res.outputs.get(3, SENTINEL) or 0) & 0xFFFFFFFF
-            found += dchk.get_ip_findings(ev, ipd.path, pdw, returned, value, notify)
-            if returned != NO_ERROR:
-                self._add_locked(found)
-                s.state = "refused"  # R28
-                s.refused_by = ipd.path
-                return False
-            s.notify_release = notify != 0  # R45: the sentinel counts as TRUE (section 8)
-            s._ip_done = True
-            s._gen = ipd.generation["ip"]
-            s._get_ev = ev
-            if value == 0:
-                self._add_locked(found)
-                s.state = "failed"  # R29
-                return False
-            s._dword = value
-            s.address = conn.dword_to_ip(value)
-            with self._slock:
-                other = self._owners.get(value)
-                o = self._live.get(other) if other is not None and other != s.id else None
-                if o is not None and o._gen != s._gen:
-                    found.append(Finding(
-                        "R46", Severity.INFO,
-                        f"{ev.call} handed out {s.address} again after the IP instance was "
-                        "reloaded following a fault (the reloaded DLL forgot its leases)",
-                        _evidence(o._get_ev, ev), subject=ipd.path))
-                elif o is not None:
-                    found.append(Finding(
-                        "R63", Severity.ERROR,
-                        f"{ev.call} handed {s.address} to a second user while the first, "
-                        "still connected, holds it", _evidence(o._get_ev, ev), subject=ipd.path,
-                        extra={"address": str(s.address), "users": [o.user, s.user]}))
-                self._owners[value] = s.id
+            return self._got_ip(ipd, s, pdw, odd, res, ev)
+
+    def _get_ips(self, ipd: LoadedAdminDll, items: list[tuple[Session, int, bool]]
+                 ) -> list[bool]:
+        """:meth:`_get_ip` for (session, proposed, odd names) items, in batches."""
+        plan = ipd.plan
+        assert plan is not None and plan.get_ip is not None
+        ok: list[bool] = []
+        with ipd.ip_lock:
+            while len(ok) < len(items):
+                chunk = items[len(ok):len(ok) + BATCH]
+                got = self._call_many(ipd, "ip", plan.get_ip,
+                                      [(s.user, s.port, pdw, SENTINEL) for s, pdw, _ in chunk],
+                                      [s.id for s, _, _ in chunk])
+                for (s, pdw, odd), (res, ev, _gen) in zip(chunk, got, strict=False):
+                    ok.append(self._got_ip(ipd, s, pdw, odd, res, ev))
+        return ok
+
+    def _got_ip(self, ipd: LoadedAdminDll, s: Session, pdw: int, odd: bool, res: CallResult,
+                ev: CallRecord) -> bool:
+        """What GetIpAddressForUser returned for ``s`` (the IP instance lock held)."""
+        found = (dchk.result_findings(ev, ipd.path, res, odd_names=odd)
+                 if res.fault is not None or res.issues or res.modified_inputs else [])
+        if res.fault is not None:
             self._add_locked(found)
+            s.state = "failed"
+            return False
+        returned = res.returned if res.returned is not None else 0
+        value = int(res.outputs.get(2, pdw) or 0) & 0xFFFFFFFF
+        notify = int(res.outputs.get(3, SENTINEL) or 0) & 0xFFFFFFFF
+        found += dchk.get_ip_findings(ev, ipd.path, pdw, returned, value, notify)
+        if returned != NO_ERROR:
+            self._add_locked(found)
+            s.state = "refused"  # R28
+            s.refused_by = ipd.path
+            return False
+        s.notify_release = notify != 0  # R45: the sentinel counts as TRUE (section 8)
+        s._ip_done = True
+        s._gen = ipd.generation["ip"]
+        s._get_ev = ev
+        if value == 0:
+            self._add_locked(found)
+            s.state = "failed"  # R29
+            return False
+        s._dword = value
+        s.address = conn.dword_to_ip(value)
+        with self._slock:
+            o = self._owners.get(value)
+            if o is s:
+                o = None
+            if o is not None and o._gen != s._gen:
+                found.append(Finding(
+                    "R46", Severity.INFO,
+                    f"{ev.call} handed out {s.address} again after the IP instance was "
+                    "reloaded following a fault (the reloaded DLL forgot its leases)",
+                    _evidence(o._get_ev, ev), subject=ipd.path))
+            elif o is not None:
+                found.append(Finding(
+                    "R63", Severity.ERROR,
+                    f"{ev.call} handed {s.address} to a second user while the first, "
+                    "still connected, holds it", _evidence(o._get_ev, ev), subject=ipd.path,
+                    extra={"address": str(s.address), "users": [o.user, s.user]}))
+            self._owners[value] = s
+        self._add_locked(found)
         return True
 
     def _get_ipv6(self, d: LoadedAdminDll, s: Session, odd: bool) -> bool:
@@ -883,6 +998,41 @@ class RasHost:
                 self._monitor.end(s.id)
 
     def _release_addresses(self, s: Session) -> None:
+        if self._unlease(s):
+            ipd = self._ip_dll
+            assert ipd is not None and ipd.plan is not None and ipd.plan.release_ip is not None
+            gen = ipd.generation["ip"]
+            res, ev = self._call(ipd, "ip", ipd.plan.release_ip, (s.user, s.port, s._dword),
+                                 s.id)
+            self._released(ipd, s, gen, res, ev)
+
+    def _release_many(self, sessions: list[Session]) -> None:
+        """:meth:`_release` for several sessions, the IPv4 releases made in batches."""
+        try:
+            due = [s for s in sessions if self._unlease(s)]
+            ipd = self._ip_dll
+            if not due or ipd is None:
+                return
+            plan = ipd.plan
+            assert plan is not None and plan.release_ip is not None
+            done = 0
+            with ipd.ip_lock:
+                while done < len(due):
+                    chunk = due[done:done + BATCH]
+                    got = self._call_many(ipd, "ip", plan.release_ip,
+                                          [(s.user, s.port, s._dword) for s in chunk],
+                                          [s.id for s in chunk])
+                    for s, (res, ev, gen) in zip(chunk, got, strict=False):
+                        self._released(ipd, s, gen, res, ev)
+                    done += len(got)
+        finally:
+            with self._mlock:
+                for s in sessions:
+                    self._monitor.end(s.id)
+
+    def _unlease(self, s: Session) -> bool:
+        """Release ``s``'s IPv6 identifier, give its address back; True when the IP DLL's
+        ReleaseIpAddress is due (GetIp succeeded with *bNotifyRelease TRUE)."""
         ip6d = self._ip6_dll
         if s._ip6 is not None and s._notify6 and ip6d is not None and ip6d.plan is not None \
                 and ip6d.plan.release_ipv6 is not None:
@@ -891,20 +1041,19 @@ class RasHost:
             self._add_locked(dchk.result_findings(ev, ip6d.path, res))
         s._ip6 = None
         with self._slock:
-            if self._owners.get(s._dword) == s.id:
+            if self._owners.get(s._dword) is s:
                 del self._owners[s._dword]
             if s._pool:
                 self._pool_free.append(s._dword)
                 s._pool = False
-        ipd = self._ip_dll
-        if ipd is None or not s._ip_done or not s.notify_release or not s._dword:
-            s._ip_done = False
-            return
+        due = self._ip_dll is not None and s._ip_done and bool(s.notify_release) and \
+            bool(s._dword)
         s._ip_done = False
-        plan = ipd.plan
-        assert plan is not None and plan.release_ip is not None
-        gen = ipd.generation["ip"]
-        res, ev = self._call(ipd, "ip", plan.release_ip, (s.user, s.port, s._dword), s.id)
+        return due
+
+    def _released(self, ipd: LoadedAdminDll, s: Session, gen: int, res: CallResult,
+                  ev: CallRecord) -> None:
+        """Findings of ``s``'s ReleaseIpAddress (``gen``: the IP instance's before the call)."""
         if res.fault is not None and gen != s._gen and ipd.given_up is None:
             # the instance was reloaded after an earlier fault: the DLL lost the lease, so
             # this failure is a consequence of that fault, not a new defect
@@ -963,9 +1112,19 @@ class RasHost:
 
     def disconnect(self, session: Session) -> None:
         """Link hang-ups, connection hang-up, then Release (section 8 order)."""
+        if self._hang_up(session):
+            self._release(session)
+
+    def disconnect_many(self, sessions: Iterable[Session]) -> None:
+        """``disconnect`` for each session: every one's hang-ups, then the releases, made in
+        batches of :data:`BATCH` (one round trip to a child process each)."""
+        self._release_many([s for s in sessions if self._hang_up(s)])
+
+    def _hang_up(self, session: Session) -> bool:
+        """The hang-up notifications of a connected session; False when it is not connected."""
         with self._slock:
             if session.state != "connected" or self._live.pop(session.id, None) is None:
-                return
+                return False
             session.state = "disconnected"
         if self.profile.nt4:
             for p in list(session.links):
@@ -974,7 +1133,7 @@ class RasHost:
             for p in list(session.links):
                 self._link_down(session, p)
             self._conn_down(session)
-        self._release(session)
+        return True
 
     def reauthenticate(self, session: Session, quarantine_state: int) -> bool:
         """NAP quarantine change (2008+): every DLL's AcceptReauthentication(Ex) must say TRUE.

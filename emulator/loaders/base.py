@@ -138,6 +138,22 @@ class AdminDll(abc.ABC):
         """Run several independent calls in order; isolating loaders override this to batch."""
         return [self.handle_call(c) for c in calls]
 
+    def call_exports(self, name: str, args: Sequence[tuple[Any, ...]],
+                     timeout: float = 5.0) -> list[CallResult]:
+        """Call export ``name`` once per argument tuple, in order, up to the first fault.
+
+        Returns one result per call made: every call, or the calls up to and including the
+        first that faulted (the loader has recovered from it; the caller decides whether to
+        go on with the rest). Isolating loaders override it to make one round trip.
+        """
+        out: list[CallResult] = []
+        for a in args:
+            r = self.call_export(name, a, timeout)
+            out.append(r)
+            if r.fault is not None:
+                break
+        return out
+
     def export_address(self, name: str) -> int | None:
         """The address of export ``name`` (to match InitializeDllEx table pointers), if known."""
         return None

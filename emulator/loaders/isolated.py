@@ -556,10 +556,18 @@ class IsolatedDll(AdminDll):
         return self.handle_calls([call])[0]
 
     def handle_calls(self, calls: Sequence[Call]) -> list[CallResult]:
+        return self._handle(list(calls), stop_on_fault=False)
+
+    def call_exports(self, name: str, args: Sequence[tuple[Any, ...]],
+                     timeout: float = 5.0) -> list[CallResult]:
+        return self._handle([Call(name, a, None, timeout) for a in args], stop_on_fault=True)
+
+    def _handle(self, pending: list[Call], stop_on_fault: bool) -> list[CallResult]:
+        """Run ``pending`` in batches: after a fault the child is restarted, then the rest
+        run in it, or (``stop_on_fault``) the results end with the fault's."""
         if self._closed:
             raise RuntimeError(f"{self.path}: DLL is closed")
         results: list[CallResult] = []
-        pending = list(calls)
         while pending:
             done, fault, raise_info = self._run_batch(pending)
             results.extend(done)
@@ -571,6 +579,8 @@ class IsolatedDll(AdminDll):
             results.append(fault)
             pending = pending[len(done) + 1 :]
             self._restart()
+            if stop_on_fault:
+                break
         return results
 
     def _run_batch(
