@@ -5,10 +5,12 @@ Measured in one run, on the conforming native fixture (fixtures/dlls good, built
 1. baseline: GetIpAddressForUser + ReleaseIpAddress called straight through cffi, buffers
    allocated once (the least any host written in Python can do);
 2. the same pair through the native loader (``AdminDll.handle_call``) in-process;
-3. the same pair through the host's IP path (what ``connect``/``disconnect`` run), in-process;
-4. the pair in child-process mode: per call, and batched with ``handle_calls``;
+3. the same pair through the host's IP path in-process: call by call (what ``connect`` and
+   ``disconnect`` run) and batched (the IP phases of ``connect_many``/``disconnect_many``);
+4. the pair in child-process mode: at the loader per call and batched with ``handle_calls``,
+   and through the host call by call and batched; full sessions in a child process;
 5. full sessions/s (GetIp, accept, link, link hang-up, hang-up, release) for the Python
-   stand-in and the native library in-process, trace on and off;
+   stand-in and the native library in-process, trace on and off, and batched x32;
 6. 10,000 concurrently connected users (a big-pool in-bench DLL; the fixtures' pool has 64
    addresses): time, tracemalloc peak and ru_maxrss growth;
 7. a standard conformance run (``emulator.conformance.run.check_dlls``) wall time;
@@ -17,7 +19,10 @@ Measured in one run, on the conforming native fixture (fixtures/dlls good, built
    import time of ``emulator.abi.structs`` in a fresh interpreter.
 
 Targets: host in-process overhead <= 3x the raw cffi loop; >= 20k full sessions/s native
-in-process; 10k concurrent users with peak < 300 MB.
+in-process; child-process mode >= 20k get+release cycles/s through the host (batched:
+connect_many/disconnect_many); 10k concurrent users with peak < 300 MB. A "floor" row shows the
+raw loop plus only the checks a conforming host cannot skip, inline (what is left of the 3x
+budget for call records, the host-side monitor and session bookkeeping).
 
 ``--before DIR`` also measures the full-session figures (5) with the ``emulator`` package of
 another tree (e.g. ``git archive HEAD | tar -x -C /tmp/before``) in a child process of the same
@@ -94,6 +99,58 @@ def raw_cffi(lib: str, n: int) -> float:
             notify[0] = -0x5A5A5A5B
             get(user, port, addr, notify)
             rel(user, port, addr)
+
+    return rate(2 * n, loop)
+
+
+def checked_floor(lib: str, n: int) -> float:
+    """The raw loop plus the least checking any conforming host must do per call, inline:
+    the input strings compared after the call (R69), the return value, *bNotifyRelease and the
+    address read and checked (R56, R61, R62), the address's owner kept (R63). No call records,
+    no monitor, no sessions: a floor for a host written in Python, not a host."""
+    import cffi
+
+    ffi = cffi.FFI()
+    ffi.cdef("""
+        uint32_t MprAdminGetIpAddressForUser(uint16_t *, uint16_t *, uint32_t *, uint32_t *);
+        void MprAdminReleaseIpAddress(uint16_t *, uint16_t *, uint32_t *);
+    """)
+    dll = ffi.dlopen(lib)
+
+    def wide(text: str) -> tuple[Any, bytes, Any]:
+        raw = (text + "\0").encode("utf-16-le")
+        buf = ffi.new("uint16_t[]", len(raw) // 2)
+        ffi.memmove(buf, raw, len(raw))
+        return buf, raw, ffi.buffer(buf)
+
+    user, user_raw, user_view = wide("alice")
+    port, port_raw, port_view = wide("VPN0")
+    addr = ffi.new("uint32_t[1]")
+    notify = ffi.new("uint32_t[1]")
+    get, rel = dll.MprAdminGetIpAddressForUser, dll.MprAdminReleaseIpAddress
+    bad_first = bytes(1 if b in (0, 127) or b >= 224 else 0 for b in range(256))
+    sentinel = 0xA5A5A5A5
+
+    def loop() -> None:
+        owners: dict[int, int] = {}
+        odd = 0
+        for i in range(n):
+            addr[0] = 0
+            notify[0] = sentinel
+            rc = get(user, port, addr, notify)
+            value = addr[0]
+            told = notify[0]
+            if rc or not value or told > 1 or bad_first[value & 0xFF] or value in owners \
+                    or user_view != user_raw or port_view != port_raw:
+                odd += 1
+                continue
+            owners[value] = i
+            if told:
+                rel(user, port, addr)
+                if user_view != user_raw or port_view != port_raw:
+                    odd += 1
+            del owners[value]
+        assert not odd
 
     return rate(2 * n, loop)
 
@@ -382,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         print(row)
     base = raw_cffi(lib, n)
     print(f"  raw cffi get+release          {base:12,.0f} calls/s   (baseline)")
+    fl = checked_floor(lib, n)
+    print(f"  raw + inline checks (floor)   {fl:12,.0f} calls/s   {base / fl:6.1f}x raw "
+          "(R56/R61-R63/R69 only: no records, monitor or sessions)")
     d = NativeLoader().load(lib)
     ld = loader_pair(d, n)
     d.close()
