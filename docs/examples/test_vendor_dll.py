@@ -18,6 +18,16 @@ def test_two_users_get_different_addresses(ras_host, assert_conformant):
     assert_conformant(ras_host)  # stops the host; fails with rule ids if there are error findings
 
 
+def test_many_users_at_once(ras_host, assert_conformant):
+    # connect_many/disconnect_many batch the IP DLL's calls (one round trip to the child
+    # process per 256 calls); the findings are those of connect/disconnect one by one
+    users = ras_host.connect_many([(f"user{i}", f"VPN1-{i}") for i in range(30)])
+    assert all(s.state == "connected" for s in users)
+    assert len({s.address for s in users}) == 30  # unique while connected (R63)
+    ras_host.disconnect_many(users)
+    assert_conformant(ras_host)
+
+
 def test_single_callback(admin_dll):
     from emulator.abi.addresses import dword_to_ip
     from emulator.loaders.base import Call
