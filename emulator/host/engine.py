@@ -369,19 +369,19 @@ class RasHost:
                 t0 = _perf()
                 res = dll.handle_call(call)
             dt = _perf() - t0
-            rec = self._record(d, inst, name, args, forms, res, t0, dt, probe, session, address)
+            rec = CallRecord(t0, self._t0, d.path, inst, name, args, forms, res, probe, session,
+                             address)
+            self._record(d, inst, rec, dt)
         finally:
             if lock:
                 lk.release()
         return res, rec
 
-    def _record(self, d: LoadedAdminDll, inst: str, name: str, args: tuple[Any, ...],
-                forms: _SigInfo, res: CallResult, t0: float, dt: float, probe: bool,
-                session: int | None, address: int | None) -> CallRecord:
-        """Number, count and keep one call made, and let the monitor observe it."""
-        fault = res.fault
-        rec = CallRecord(t0, self._t0, d.path, inst, name, args, forms, res, probe, session,
-                         address)
+    def _record(self, d: LoadedAdminDll, inst: str, rec: CallRecord, dt: float) -> None:
+        """Number, count and keep one call made (``dt`` seconds in the DLL), and let the
+        monitor observe it."""
+        res = rec.result
+        fault = rec.fault
         with self._mlock:
             rec.seq = self._seq
             self._seq += 1
@@ -390,17 +390,16 @@ class RasHost:
             if fault is not None:
                 d.generation[inst] += 1
                 if fault.kind == "timeout":
-                    self._timed_out(d, inst, name, rec)
+                    self._timed_out(d, inst, rec.call, rec)
                 elif d.timeouts:
-                    d.timeouts.pop((inst, name), None)
+                    d.timeouts.pop((inst, rec.call), None)
             elif d.timeouts:
-                d.timeouts.pop((inst, name), None)
+                d.timeouts.pop((inst, rec.call), None)
             if res.modified_inputs:
                 d.wrote_inputs.add(inst)
             if self.keep_trace:
                 self._trace.append(rec.event())
             self._observe(rec)
-        return rec
 
     def _call_many(self, d: LoadedAdminDll, inst: str, target: Target,
                    args: list[tuple[Any, ...]], sessions: list[int]
@@ -432,8 +431,9 @@ class RasHost:
             raise RuntimeError(f"{d.path}: {type(dll).__name__}.call_exports made no call")
         for a, sid, res in zip(args, sessions, results, strict=False):
             gen = d.generation[inst]
-            got.append((res, self._record(d, inst, name, a, forms, res, t0, res.seconds, False,
-                                          sid, None), gen))
+            rec = CallRecord(t0, self._t0, d.path, inst, name, a, forms, res, False, sid, None)
+            self._record(d, inst, rec, res.seconds)
+            got.append((res, rec, gen))
         return got
 
     def _timed_out(self, d: LoadedAdminDll, inst: str, name: str, rec: CallRecord) -> None:
@@ -728,7 +728,7 @@ class RasHost:
         self._check_names(user, port)
         if links < 1:
             raise InputError(f"links must be at least 1, not {links}", where="links")
-        pdw = self._proposed(proposed)
+        pdw = self._proposed(proposed) if proposed else 0
         s = self._new_session(user, port)
         odd = self._odd(user, port)
         ipd = self._ip_dll
@@ -813,9 +813,10 @@ class RasHost:
         plan = ipd.plan
         assert plan is not None and plan.get_ip is not None
         with ipd.ip_lock:
+            gen = ipd.generation["ip"]
             res, ev = self._call(ipd, "ip", plan.get_ip, (s.user, s.port, pdw, SENTINEL),
                                  s.id, lock=False)
-            return self._got_ip(ipd, s, pdw, odd, res, ev)
+            return self._got_ip(ipd, s, pdw, odd, res, ev, gen)
 
     def _get_ips(self, ipd: LoadedAdminDll, items: list[tuple[Session, int, bool]]
                  ) -> list[bool]:
@@ -829,13 +830,14 @@ class RasHost:
                 got = self._call_many(ipd, "ip", plan.get_ip,
                                       [(s.user, s.port, pdw, SENTINEL) for s, pdw, _ in chunk],
                                       [s.id for s, _, _ in chunk])
-                for (s, pdw, odd), (res, ev, _gen) in zip(chunk, got, strict=False):
-                    ok.append(self._got_ip(ipd, s, pdw, odd, res, ev))
+                for (s, pdw, odd), (res, ev, gen) in zip(chunk, got, strict=False):
+                    ok.append(self._got_ip(ipd, s, pdw, odd, res, ev, gen))
         return ok
 
     def _got_ip(self, ipd: LoadedAdminDll, s: Session, pdw: int, odd: bool, res: CallResult,
-                ev: CallRecord) -> bool:
-        """What GetIpAddressForUser returned for ``s`` (the IP instance lock held)."""
+                ev: CallRecord, gen: int) -> bool:
+        """What GetIpAddressForUser returned for ``s`` (the IP instance lock held; ``gen``:
+        the instance's generation when the call was made)."""
         found = (dchk.result_findings(ev, ipd.path, res, odd_names=odd)
                  if res.fault is not None or res.issues or res.modified_inputs else [])
         if res.fault is not None:
@@ -853,7 +855,7 @@ class RasHost:
             return False
         s.notify_release = notify != 0  # R45: the sentinel counts as TRUE (section 8)
         s._ip_done = True
-        s._gen = ipd.generation["ip"]
+        s._gen = gen
         s._get_ev = ev
         if value == 0:
             self._add_locked(found)

@@ -7,7 +7,9 @@ followed by a pickle (protocol 5). Requests::
 
     ("load", loader, path, bitness, options) -> ("loaded", exports, machine, loader, addresses)
                                                | ("error", "LoadError"|type, message)
-    ("calls", seq, [(target, args, signature, timeout), ...]) -> ("done", seq, count)
+    ("calls", seq, [(target, args, signature, timeout), ...][, stop_on_fault])
+                                               -> ("done", seq, count); with stop_on_fault
+                                                  the batch ends after a faulted result
     ("usage",)                                 -> ("usage", ResourceUsage | None)
     ("unload",)                                -> ("unloaded", [leftover, ...]); the child then
                                                   waits for the next "load", or exits when the
@@ -115,7 +117,8 @@ def write_frame(fh: IO[bytes], obj: Any) -> None:
 
 
 def _run_batch(
-    dll: Any, mm: mmap.mmap, out: IO[bytes], seq: int, calls: list[tuple[Any, ...]]
+    dll: Any, mm: mmap.mmap, out: IO[bytes], seq: int, calls: list[tuple[Any, ...]],
+    stop_on_fault: bool = False,
 ) -> None:
     struct.pack_into("<Q", mm, 0, seq)
     _PROGRESS.pack_into(mm, 8, IDLE, 0, 0.0, 0)
@@ -126,13 +129,14 @@ def _run_batch(
     mono = time.monotonic
     for index, (target, args, sig, timeout) in enumerate(calls):
         _PROGRESS.pack_into(mm, 8, index, count, mono(), used)
-        raised = False
+        stop = False
         try:
             res = dll.handle_call(Call(target, args, sig, timeout))
             rec = dumps(result_to_tuple(res), 5)
+            stop = stop_on_fault and res.fault is not None
         except Exception as e:  # a host mistake (unknown export, wrong args): re-raised by parent
             rec = dumps(("raise", type(e).__name__, str(e), traceback.format_exc(limit=-2)), 5)
-            raised = True
+            stop = True
         if used + 4 + len(rec) > capacity:
             chunk = [bytes(mm[HEADER + o + 4 : HEADER + o + 4 + n]) for o, n in _records(mm, used)]
             write_frame(out, ("chunk", seq, chunk))
@@ -143,7 +147,7 @@ def _run_batch(
         used += 4 + len(rec)
         count += 1
         _PROGRESS.pack_into(mm, 8, IDLE, count, 0.0, used)
-        if raised:
+        if stop:
             break
     write_frame(out, ("done", seq, count))
 
@@ -332,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                 break
             op = msg[0]
             if op == "calls":
-                _run_batch(dll, mm, proto_out, msg[1], msg[2])
+                _run_batch(dll, mm, proto_out, msg[1], msg[2], len(msg) > 3 and bool(msg[3]))
             elif op == "load":
                 _, loader_name, path, bitness, options = msg
                 before = _Snapshot()

@@ -569,7 +569,7 @@ class IsolatedDll(AdminDll):
             raise RuntimeError(f"{self.path}: DLL is closed")
         results: list[CallResult] = []
         while pending:
-            done, fault, raise_info = self._run_batch(pending)
+            done, fault, raise_info = self._run_batch(pending, stop_on_fault)
             results.extend(done)
             if raise_info is not None:
                 exc = _HOST_ERRORS.get(raise_info[0], RuntimeError)
@@ -584,15 +584,18 @@ class IsolatedDll(AdminDll):
         return results
 
     def _run_batch(
-        self, calls: list[Call]
+        self, calls: list[Call], stop_on_fault: bool = False
     ) -> tuple[list[CallResult], CallResult | None, tuple[str, str] | None]:
-        """Run ``calls``; returns (completed results, fault for the failed call, host error)."""
+        """Run ``calls``; returns (completed results, fault for the failed call, host error).
+
+        With ``stop_on_fault`` the child ends the batch after a result with a fault (the
+        completed results then end with it)."""
         child = self._child
         assert child is not None
         child.seq += 1
         seq = child.seq
         records: list[bytes] = []
-        if not child.send(("calls", seq, [self._to_child(c) for c in calls])):
+        if not child.send(("calls", seq, [self._to_child(c) for c in calls], stop_on_fault)):
             return self._died(child, calls, records, seq)
         while True:
             index, start = self._running(child, seq, len(calls))
