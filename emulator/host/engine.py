@@ -337,11 +337,14 @@ class RasHost:
     def _call(self, d: LoadedAdminDll, inst: str, target: Target,
               args: tuple[Any, ...] | tuple[SessionInfo, str | None, int],
               session: int | None = None, probe: bool = False,
-              lock: bool = True, structs: bool = False) -> tuple[CallResult, CallRecord]:
+              lock: bool = True, structs: bool = False,
+              made: tuple[CallResult, float, float] | None = None
+              ) -> tuple[CallResult, CallRecord]:
         """Run one callback under the instance lock, record it and let the monitor observe it.
 
         With ``structs`` True, ``args`` is ``(session info, port, stats)`` and the structure
-        arguments are filled from the DLL's templates while the lock is held.
+        arguments are filled from the DLL's templates while the lock is held. ``made``:
+        (result, start, seconds) of a call made already (in a batch): only record it.
         """
         if inst == "ip":
             dll, lk = d.ip, d.ip_lock
@@ -349,57 +352,55 @@ class RasHost:
             dll, lk = d.conn, d.conn_lock
         assert dll is not None
         name = target.signature
-        if d.given_up is not None:
+        if d.given_up is not None and made is None:
             return self._skipped(d, inst, name, session, probe)
         forms = self._sig_cache.get(name) or self._summarisers(name)
         if lock:
             lk.acquire()
         try:
-            if structs:
-                templates = d.templates
-                assert templates is not None
-                info, port, stats = args
-                args = templates.args(name, info, port, stats)
-            address = target.address
-            if address is None:
-                t0 = _perf()
-                res = dll.call_export(name, args, self.call_timeout)
+            if made is not None:
+                res, t0, dt = made
+                address = None
             else:
-                call = _new_call(address, args, name, self.call_timeout)
-                t0 = _perf()
-                res = dll.handle_call(call)
-            dt = _perf() - t0
+                if structs:
+                    templates = d.templates
+                    assert templates is not None
+                    info, port, stats = args
+                    args = templates.args(name, info, port, stats)
+                address = target.address
+                if address is None:
+                    t0 = _perf()
+                    res = dll.call_export(name, args, self.call_timeout)
+                else:
+                    call = _new_call(address, args, name, self.call_timeout)
+                    t0 = _perf()
+                    res = dll.handle_call(call)
+                dt = _perf() - t0
+            fault = res.fault
             rec = CallRecord(t0, self._t0, d.path, inst, name, args, forms, res, probe, session,
                              address)
-            self._record(d, inst, rec, dt)
+            with self._mlock:
+                rec.seq = self._seq
+                self._seq += 1
+                self._calls += 1
+                self._call_seconds += dt
+                if fault is not None:
+                    d.generation[inst] += 1
+                    if fault.kind == "timeout":
+                        self._timed_out(d, inst, name, rec)
+                    elif d.timeouts:
+                        d.timeouts.pop((inst, name), None)
+                elif d.timeouts:
+                    d.timeouts.pop((inst, name), None)
+                if res.modified_inputs:
+                    d.wrote_inputs.add(inst)
+                if self.keep_trace:
+                    self._trace.append(rec.event())
+                self._observe(rec)
         finally:
             if lock:
                 lk.release()
         return res, rec
-
-    def _record(self, d: LoadedAdminDll, inst: str, rec: CallRecord, dt: float) -> None:
-        """Number, count and keep one call made (``dt`` seconds in the DLL), and let the
-        monitor observe it."""
-        res = rec.result
-        fault = rec.fault
-        with self._mlock:
-            rec.seq = self._seq
-            self._seq += 1
-            self._calls += 1
-            self._call_seconds += dt
-            if fault is not None:
-                d.generation[inst] += 1
-                if fault.kind == "timeout":
-                    self._timed_out(d, inst, rec.call, rec)
-                elif d.timeouts:
-                    d.timeouts.pop((inst, rec.call), None)
-            elif d.timeouts:
-                d.timeouts.pop((inst, rec.call), None)
-            if res.modified_inputs:
-                d.wrote_inputs.add(inst)
-            if self.keep_trace:
-                self._trace.append(rec.event())
-            self._observe(rec)
 
     def _call_many(self, d: LoadedAdminDll, inst: str, target: Target,
                    args: list[tuple[Any, ...]], sessions: list[int]
@@ -422,17 +423,14 @@ class RasHost:
             return out
         dll = d.ip if inst == "ip" else d.conn
         assert dll is not None
-        name = target.signature
-        forms = self._sig_cache.get(name) or self._summarisers(name)
         t0 = _perf()
-        results = dll.call_exports(name, args, self.call_timeout)
-        got = []
+        results = dll.call_exports(target.signature, args, self.call_timeout)
         if args and not results:
             raise RuntimeError(f"{d.path}: {type(dll).__name__}.call_exports made no call")
+        got = []
         for a, sid, res in zip(args, sessions, results, strict=False):
             gen = d.generation[inst]
-            rec = CallRecord(t0, self._t0, d.path, inst, name, a, forms, res, False, sid, None)
-            self._record(d, inst, rec, res.seconds)
+            _, rec = self._call(d, inst, target, a, sid, lock=False, made=(res, t0, res.seconds))
             got.append((res, rec, gen))
         return got
 
