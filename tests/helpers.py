@@ -65,3 +65,21 @@ def one_error_line(proc: subprocess.CompletedProcess[str] | subprocess.Completed
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     return lines[0]
+
+#: a Python stand-in, correct but for killing its own process in the GetIp of user
+#: "crasher" (a crash in one call of a batch; POSIX only: it needs SIGKILL)
+CRASH_ONE_STANDIN = '''
+import os
+import signal
+
+from fixtures.standins._reference import ReferenceAdminDll
+
+
+class AdminDll(ReferenceAdminDll):
+    BAD = ""
+
+    def MprAdminGetIpAddressForUser(self, user, port, address, notify):
+        if user == "crasher":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().MprAdminGetIpAddressForUser(user, port, address, notify)
+'''

@@ -19,6 +19,7 @@ from emulator.host.connection import ip_to_dword
 from emulator.host.engine import BATCH, GIVE_UP_AFTER, RasHost, Session
 from emulator.loaders.base import AdminDll, Call, CallFault, CallResult
 from emulator.loaders.isolated import IsolatedDll
+from tests.helpers import CRASH_ONE_STANDIN
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDINS = ROOT / "fixtures" / "standins"
@@ -227,21 +228,6 @@ def test_fault_mid_release_batch_goes_on() -> None:
     host.stop()
 
 
-CRASH_ONE = '''
-import os
-import signal
-
-from fixtures.standins._reference import ReferenceAdminDll
-
-
-class AdminDll(ReferenceAdminDll):
-    BAD = ""
-
-    def MprAdminGetIpAddressForUser(self, user, port, address, notify):
-        if user == "crasher":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return super().MprAdminGetIpAddressForUser(user, port, address, notify)
-'''
 
 
 def crash_one_host(tmp_path: Path) -> RasHost:
@@ -250,7 +236,7 @@ def crash_one_host(tmp_path: Path) -> RasHost:
     if not hasattr(signal, "SIGKILL"):  # pragma: no cover - Windows
         pytest.skip("needs SIGKILL")
     dll = tmp_path / "crash_one.py"
-    dll.write_text(CRASH_ONE)
+    dll.write_text(CRASH_ONE_STANDIN)
     host = RasHost(registry_with(VENDOR), "win7-x64", loader="python", isolate=True,
                    path_map={VENDOR: str(dll)})
     assert host.start()

@@ -14,6 +14,7 @@ from emulator.abi.addresses import dword_to_ip
 from emulator.loaders.base import AdminDll, Call, CallFault, CallResult
 from emulator.loaders.isolated import IsolatedDll
 from emulator.loaders.python import PythonLoader
+from tests.helpers import CRASH_ONE_STANDIN
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDINS = ROOT / "fixtures" / "standins"
@@ -149,28 +150,13 @@ def test_isolated_same_results_as_base(good: IsolatedDll) -> None:
         (r.returned, dict(r.outputs), r.fault) for r in want]
 
 
-CRASH_ONE = '''
-import os
-import signal
-
-from fixtures.standins._reference import ReferenceAdminDll
-
-
-class AdminDll(ReferenceAdminDll):
-    BAD = ""
-
-    def MprAdminGetIpAddressForUser(self, user, port, address, notify):
-        if user == "crasher":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return super().MprAdminGetIpAddressForUser(user, port, address, notify)
-'''
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_isolated_child_death_stops_and_restarts(tmp_path: Path,
                                                  round_trips: list[int]) -> None:
     path = tmp_path / "crash_one.py"
-    path.write_text(CRASH_ONE)
+    path.write_text(CRASH_ONE_STANDIN)
     for d in isolated(path):
         rs = d.call_exports(GET, get_args("a", "crasher", "b", "c"))
         assert round_trips == [4]  # one round trip; the rest is not sent again
@@ -197,7 +183,7 @@ def test_isolated_timeout_stops_and_restarts(round_trips: list[int]) -> None:
 def test_handle_calls_still_goes_on_after_a_fault(tmp_path: Path) -> None:
     """handle_calls (unlike call_exports) runs the rest in the restarted child."""
     path = tmp_path / "crash_one.py"
-    path.write_text(CRASH_ONE)
+    path.write_text(CRASH_ONE_STANDIN)
     for d in isolated(path):
         rs = d.handle_calls([Call(GET, a) for a in get_args("a", "crasher", "b")])
         assert [r.fault.kind if r.fault else None for r in rs] == [None, "child-died", None]
