@@ -66,6 +66,7 @@ def one_error_line(proc: subprocess.CompletedProcess[str] | subprocess.Completed
     assert len(lines) == 1, err
     return lines[0]
 
+
 #: a Python stand-in, correct but for killing its own process in the GetIp of user
 #: "crasher" (a crash in one call of a batch; POSIX only: it needs SIGKILL)
 CRASH_ONE_STANDIN = '''
