@@ -69,6 +69,7 @@ __all__ = [
     "RAS_PPP_NBFCP_RESULT",
     "RAS_PPP_PROJECTION_RESULT",
     "STRUCTS",
+    "compiled",
     "offsetof",
     "pack",
     "pack_array",
@@ -1384,6 +1385,14 @@ def _fast(cls: type, bitness: int) -> Callable[[Any], bytes]:
     if f is None:
         f = _FAST[cls, bitness] = _compile(cls, bitness)
     return f
+
+
+def compiled(struct: type | str, bitness: int) -> Callable[[Any], bytes]:
+    """The compiled packer of ``struct``: :func:`pack` without its fallback. It raises on any
+    value it does not cover (out-of-line data, a bad value); :func:`pack` then gives the bytes
+    or the error message."""
+    cls, _size = _sized(struct, bitness)
+    return _fast(cls, bitness)
 
 
 def pack(obj: object, bitness: int, base: int = 0) -> bytes:

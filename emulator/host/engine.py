@@ -232,7 +232,6 @@ class RasHost:
         self._mlock = threading.Lock()  # trace, monitor, findings, counters
         self._slock = threading.Lock()  # sessions and address owners
         self._seq = 0
-        self._calls = 0
         self._call_seconds = 0.0
         self._t0 = time.perf_counter()
         self._ids = itertools.count(1)
@@ -293,7 +292,7 @@ class RasHost:
     def stats(self) -> dict[str, Any]:
         """Counters: sessions, calls, seconds in callbacks, connected now, peak connected."""
         with self._mlock, self._slock:
-            return {"sessions": self._sessions_total, "calls": self._calls,
+            return {"sessions": self._sessions_total, "calls": self._seq,
                     "seconds": round(self._call_seconds, 6),
                     "wall": round(time.perf_counter() - self._t0, 6),
                     "connected_now": len(self._live), "peak_connected": self._peak}
@@ -382,7 +381,6 @@ class RasHost:
             with self._mlock:
                 rec.seq = self._seq
                 self._seq += 1
-                self._calls += 1
                 self._call_seconds += dt
                 if fault is not None:
                     d.generation[inst] += 1

@@ -556,6 +556,8 @@ class NativeAdminDll(AdminDll):
     def __init__(self, path: str, *, private_copy: bool = True) -> None:
         self.path = path
         self._bits = host_bits()
+        #: no subclass overrides handle_call: call_export may go straight to the invoker
+        self._direct = type(self).handle_call is NativeAdminDll.handle_call
         self._closed = False
         self._tmpdir: str | None = None
         try:
@@ -755,12 +757,27 @@ class NativeAdminDll(AdminDll):
         is_void = sig.returns == "void"
 
         sb0, sb1 = [*bufs, _StructBuf(), _StructBuf()][:2]
+        # the compiled packers of the signature's structures (pack() for other types or values)
+        types: list[type | None] = [S.STRUCTS[p.struct] for p in sig.params if p.struct]
+        c0, c1 = [*types, None, None][:2]
+
+        def packer(c: type | None) -> Callable[[Any], bytes]:
+            return (lambda o: pack(o, bits)) if c is None else S.compiled(c, bits)
+
+        f0, f1 = packer(c0), packer(c1)
 
         def invoke1(args: tuple[Any, ...]) -> CallResult:
             # one structure (the connection callbacks): the loop below, unrolled
             if len(args) != 1 or args[0] is None:
                 return invoke(args)
-            raw = pack(args[0], bits)
+            a0 = args[0]
+            if type(a0) is c0:
+                try:
+                    raw = f0(a0)
+                except Exception:
+                    raw = pack(a0, bits)
+            else:
+                raw = pack(a0, bits)
             size = len(raw)
             if size > sb0.cap:
                 sb0.ensure(size)
@@ -775,8 +792,18 @@ class NativeAdminDll(AdminDll):
             # two structures (the link callbacks): the loop below, unrolled
             if len(args) != 2 or args[0] is None or args[1] is None:
                 return invoke(args)
-            raw0 = pack(args[0], bits)
-            raw1 = pack(args[1], bits)
+            a0 = args[0]
+            a1 = args[1]
+            if type(a0) is c0 and type(a1) is c1:
+                try:
+                    raw0 = f0(a0)
+                    raw1 = f1(a1)
+                except Exception:
+                    raw0 = pack(a0, bits)
+                    raw1 = pack(a1, bits)
+            else:
+                raw0 = pack(a0, bits)
+                raw1 = pack(a1, bits)
             size0 = len(raw0)
             size1 = len(raw1)
             if size0 > sb0.cap:
@@ -908,8 +935,7 @@ class NativeAdminDll(AdminDll):
 
     def call_export(self, name: str, args: tuple[Any, ...], timeout: float = 5.0) -> CallResult:
         inv = self._invokers.get(name)
-        if inv is not None and "handle_call" not in self.__dict__ and \
-                type(self).handle_call is NativeAdminDll.handle_call:
+        if inv is not None and self._direct and "handle_call" not in self.__dict__:
             return inv(args)
         return self.handle_call(Call(name, args, None, timeout))
 
