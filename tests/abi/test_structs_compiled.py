@@ -171,3 +171,16 @@ def test_clone_is_a_deep_copy() -> None:
 def test_clone_equals_deepcopy(case: tuple[Any, int]) -> None:
     obj, _ = case
     assert S.clone(obj) == copy.deepcopy(obj)
+
+
+@pytest.mark.parametrize("bitness", BITS)
+def test_compiled_is_pack_without_the_fallback(bitness: int) -> None:
+    """structs.compiled (the native loader's hot path) gives pack's bytes for what it covers,
+    and raises where pack falls back to the reference encoder or reports the error."""
+    ex = S.RAS_CONNECTION_EX(wszUserName="alice", dwBytesXmited=1500)
+    assert S.compiled("RAS_CONNECTION_EX", bitness)(ex) == S.pack(ex, bitness)
+    long_name = S.RAS_PORT_0(wszPortName="P" * 17)  # no room for the NUL (R42)
+    with pytest.raises(Exception):  # noqa: B017 - any exception makes the caller use pack()
+        S.compiled(S.RAS_PORT_0, bitness)(long_name)
+    with pytest.raises(ValueError, match="wszPortName"):
+        S.pack(long_name, bitness)
