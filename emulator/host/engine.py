@@ -748,9 +748,14 @@ class RasHost:
         Every request is checked before any call is made.
         """
         self._need_started()
-        todo = [(str(u), str(p)) for u, p in requests]
-        for user, port in todo:
-            self._check_names(user, port)
+        todo: list[tuple[str, str]] = []
+        for i, r in enumerate(requests):
+            if not (isinstance(r, tuple | list) and len(r) == 2
+                    and isinstance(r[0], str) and isinstance(r[1], str)):
+                raise InputError(f"request {i} is {r!r}; expected a (user, port) pair of strings",
+                                 where=f"requests[{i}]")
+            self._check_names(r[0], r[1])
+            todo.append((r[0], r[1]))
         if links < 1:
             raise InputError(f"links must be at least 1, not {links}", where="links")
         pdw = self._proposed(proposed)

@@ -341,15 +341,19 @@ def test_give_up_isolated_pe_instruction_budget() -> None:
     {"requests": [("ok", "VPN0"), ("ok2", "P" * 17)]},
     {"requests": [("ok", "VPN0")], "links": 0},
     {"requests": [("ok", "VPN0")], "proposed": "300.1.2.3"},
-], ids=["long-user", "long-port", "no-links", "bad-proposed"])
+    {"requests": [("ok", "VPN0"), ("alone",)]},
+    {"requests": [("ok", "VPN0"), ("u", 7)]},
+    {"requests": ["alice"]},
+], ids=["long-user", "long-port", "no-links", "bad-proposed", "one-item", "not-str", "bare-str"])
 def test_bad_request_makes_no_call(bad: dict[str, Any]) -> None:
     host, op = make_host()
     assert host.start()
     before = host.stats
     calls_before = sum(len(d.calls) for d in op.instances)
     requests = bad.pop("requests")
-    with pytest.raises(InputError):
+    with pytest.raises(InputError) as err:
         host.connect_many(requests, **bad)
+    assert err.value.where in ("user", "port", "links", "proposed", "requests[1]", "requests[0]")
     after = host.stats
     assert after["calls"] == before["calls"]
     assert after["sessions"] == before["sessions"] == 0
