@@ -1,8 +1,9 @@
 """Child-process side of :mod:`emulator.loaders.isolated` (``python -m emulator.loaders.child``).
 
-Usage: ``python -m emulator.loaders.child SHARED_FILE [--preload LOADER]`` (SHARED_FILE may be
-``fd:N``, an inherited descriptor; ``--preload`` imports that loader's module before the first
-request, so a pooled child is warm). Frames on stdin/stdout are a 4-byte little-endian length
+Usage: ``python -m emulator.loaders.child SHARED_FILE [--preload LOADER] [--spin SECONDS]``
+(SHARED_FILE may be ``fd:N``, an inherited descriptor; ``--preload`` imports that loader's module
+before the first request, so a pooled child is warm; ``--spin`` polls stdin that long before
+blocking on it, POSIX only). Frames on stdin/stdout are a 4-byte little-endian length
 followed by a pickle (protocol 5). Requests::
 
     ("load", loader, path, bitness, options) -> ("loaded", exports, machine, loader, addresses)
@@ -36,6 +37,7 @@ import contextlib
 import mmap
 import os
 import pickle
+import select
 import signal
 import struct
 import sys
@@ -293,17 +295,25 @@ def leftovers(before: _Snapshot, image: str | None) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve DLLs one after another (``load`` ... ``unload``) until ``close`` or end of input."""
-    args = sys.argv[1:] if argv is None else argv
-    preload = None
-    if len(args) == 3 and args[1] == "--preload":
-        preload = args[2]
-        args = args[:1]
-    if len(args) != 1:
+    args = list(sys.argv[1:] if argv is None else argv)
+    options: dict[str, str] = {}
+    while len(args) >= 3 and args[-2] in ("--preload", "--spin") and args[-2] not in options:
+        options[args[-2]] = args[-1]
+        del args[-2:]
+    preload = options.get("--preload")
+    try:
+        spin = float(options.get("--spin", "0"))
+    except ValueError:
+        spin = -1.0
+    if len(args) != 1 or not 0.0 <= spin < 1.0:
         print(
-            "usage: python -m emulator.loaders.child SHARED_FILE [--preload LOADER]",
+            "usage: python -m emulator.loaders.child SHARED_FILE [--preload LOADER] "
+            "[--spin SECONDS (0 <= SECONDS < 1)]",
             file=sys.stderr,
         )
         return 2
+    if sys.platform == "win32":
+        spin = 0.0  # select() takes sockets only there
     if hasattr(signal, "SIGINT"):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     # private copies of the protocol pipes; fd 0/1 become /dev/null and stderr for the DLL
@@ -330,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     before: _Snapshot | None = None
     try:
         while True:
+            if spin:
+                end = time.monotonic() + spin
+                while time.monotonic() < end and not select.select([proto_in], [], [], 0)[0]:
+                    pass
             try:
                 msg = read_frame(proto_in)
             except EOFError:

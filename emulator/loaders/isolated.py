@@ -58,6 +58,24 @@ from emulator.loaders.child import (
 __all__ = ["IsolatedDll"]
 
 _POSIX = sys.platform != "win32"
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def spin_seconds(posix: bool, cpus: int) -> float:
+    """How long the side waiting for a request (child) or a reply (parent) polls its pipe before
+    it blocks: a round trip then mostly skips waking a blocked process (25 us instead of 32-65 us
+    measured). POSIX only (Windows cannot select() on pipes), and only with two or more usable
+    CPUs (on one, the poller would hold up the process it waits for)."""
+    return 100e-6 if posix and cpus >= 2 else 0.0
+
+
+SPIN_SECONDS = spin_seconds(_POSIX, _usable_cpus())
 _PROGRESS = struct.Struct("<IIdQ")
 _LEN = struct.Struct("<I")
 _EOF = ("eof",)
@@ -106,6 +124,8 @@ class _Child:
         argv = [sys.executable, "-m", "emulator.loaders.child", shm_arg]
         if preload:
             argv += ["--preload", preload]
+        if SPIN_SECONDS:
+            argv += ["--spin", repr(SPIN_SECONDS)]
         try:
             # a new interpreter (fork + exec, never a bare fork): safe with threads in the parent
             self.proc = subprocess.Popen(
@@ -159,10 +179,17 @@ class _Child:
                     return msg
             if self._eof:
                 return _EOF
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining < 0:
                 raise queue.Empty
-            ready, _, _ = select.select([self._fd], [], [], remaining)
+            ready: list[int] = []
+            if SPIN_SECONDS:
+                spin_end = now + min(SPIN_SECONDS, remaining)
+                while not ready and time.monotonic() < spin_end:
+                    ready, _, _ = select.select([self._fd], [], [], 0)
+            if not ready:
+                ready, _, _ = select.select([self._fd], [], [], remaining)
             if not ready:
                 raise queue.Empty
             try:

@@ -214,3 +214,42 @@ def test_close_is_clean_and_idempotent(tmp_path: Path) -> None:
     pooled.close()
     pooled.close()
     assert marker.exists()  # detached before close() returned, though the child lives on
+
+
+def test_spin_only_with_two_cpus_on_posix() -> None:
+    from emulator.loaders.isolated import spin_seconds
+
+    assert spin_seconds(True, 2) > 0
+    assert spin_seconds(True, 1) == 0.0  # one CPU: polling would hold up the child
+    assert spin_seconds(False, 8) == 0.0  # Windows: select() takes no pipes
+
+
+@pytest.mark.parametrize("spin", ["0", "0.0001"])
+def test_isolated_dll_with_and_without_spin(monkeypatch: pytest.MonkeyPatch, spin: str) -> None:
+    """The child serves calls the same whether it polls stdin before blocking or not."""
+    import emulator.loaders.isolated as iso
+
+    monkeypatch.setattr(iso, "SPIN_SECONDS", float(spin))
+    d = IsolatedDll("python", str(STANDINS / "good.py"), reuse=False)  # a child of its own
+    try:
+        got = [d.handle_call(get(f"u{i}")) for i in range(3)]
+        assert [r.returned for r in got] == [0, 0, 0]
+        assert len({r.outputs[2] for r in got}) == 3
+    finally:
+        d.close()
+
+
+@pytest.mark.parametrize("args", [
+    ["x.shm", "--spin"],
+    ["x.shm", "--spin", "fast"],
+    ["x.shm", "--spin", "2"],
+    ["x.shm", "--spin", "0", "--spin", "0"],
+    ["x.shm", "--color", "red"],
+])
+def test_child_rejects_bad_arguments(args: list[str]) -> None:
+    import subprocess
+
+    p = subprocess.run([sys.executable, "-m", "emulator.loaders.child", *args],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert p.returncode == 2
+    assert p.stderr.startswith("usage: python -m emulator.loaders.child SHARED_FILE")
