@@ -738,35 +738,37 @@ class RasHost:
         self._connect_rest(s, odd, links, ipv6)
         return s
 
-    def connect_many(self, requests: Iterable[tuple[str, str]], *,
+    def connect_many(self, requests: Iterable[tuple[Any, ...]], *,
                      proposed: int | str | IPv4Address = 0, links: int = 1,
                      ipv6: bool | None = None) -> list[Session]:
-        """Several users dial in at once: ``connect`` for each (user, port) of ``requests``.
+        """Several users dial in at once: every GetIpAddressForUser, then each session goes on
+        as in ``connect`` (accept in every DLL, links).
 
-        The IP DLL's GetIpAddressForUser calls are made in batches of :data:`BATCH` (one
-        round trip to a child process each), then each session goes on as in ``connect``.
-        Every request is checked before any call is made.
+        ``requests`` holds (user, port) or (user, port, proposed) tuples; ``proposed`` is the
+        default proposal. The IP DLL's calls are made in batches of :data:`BATCH` (one round
+        trip to a child process each). Every request is checked before any call is made.
         """
         self._need_started()
-        todo: list[tuple[str, str]] = []
-        for i, r in enumerate(requests):
-            if not (isinstance(r, tuple | list) and len(r) == 2
-                    and isinstance(r[0], str) and isinstance(r[1], str)):
-                raise InputError(f"request {i} is {r!r}; expected a (user, port) pair of strings",
-                                 where=f"requests[{i}]")
-            self._check_names(r[0], r[1])
-            todo.append((r[0], r[1]))
         if links < 1:
             raise InputError(f"links must be at least 1, not {links}", where="links")
-        pdw = self._proposed(proposed)
-        made = [self._new_session(user, port) for user, port in todo]
-        odd = [self._odd(user, port) for user, port in todo]
+        default = self._proposed(proposed) if proposed else 0
+        todo: list[tuple[str, str, int]] = []
+        for i, r in enumerate(requests):
+            if not (isinstance(r, tuple | list) and len(r) in (2, 3)
+                    and isinstance(r[0], str) and isinstance(r[1], str)):
+                raise InputError(f"request {i} is {r!r}; expected (user, port) or (user, port, "
+                                 "proposed) with user and port strings", where=f"requests[{i}]")
+            self._check_names(r[0], r[1])
+            pdw = default if len(r) == 2 else self._proposed(r[2]) if r[2] else 0
+            todo.append((r[0], r[1], pdw))
+        made = [self._new_session(user, port) for user, port, _ in todo]
+        odd = [self._odd(user, port) for user, port, _ in todo]
         ipd = self._ip_dll
         if ipd is not None:
-            ok = self._get_ips(ipd, [(s, pdw, o) for s, o in zip(made, odd, strict=True)])
+            ok = self._get_ips(ipd, [(s, t[2], o) for s, t, o in zip(made, todo, odd, strict=True)])
         else:
-            for s in made:
-                self._pool_address(s, pdw)
+            for s, t in zip(made, todo, strict=True):
+                self._pool_address(s, t[2])
             ok = [True] * len(made)
         for s, o, good in zip(made, odd, ok, strict=True):
             if good:

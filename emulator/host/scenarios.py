@@ -22,8 +22,11 @@ A scenario file has one ``[scenario]`` table and a list of ``[[steps]]``::
 Actions (fields and defaults in :data:`ACTIONS`; every step may carry a ``note``):
 
 ``connect``      ``count`` users (1) ``user``/``port`` templates, ``start`` index (0), ``links`` (1),
-                 ``proposed`` address ("0.0.0.0" = let the DLL choose), ``concurrent``/``workers``
-``disconnect``   ``count`` connected sessions ("all") picked ``first``/``last``/``random`` (``seed``)
+                 ``proposed`` address ("0.0.0.0" = let the DLL choose), ``concurrent``/``workers``,
+                 or ``at_once`` = true: every GetIpAddressForUser before any accept, sent in
+                 batches (``RasHost.connect_many``: one round trip per batch to a child process)
+``disconnect``   ``count`` connected sessions ("all") picked ``first``/``last``/``random`` (``seed``);
+                 ``at_once`` = true: every hang-up, then the releases (``disconnect_many``)
 ``add_link``     ``links`` more links (1) on ``sessions`` picked sessions, ``port`` template
 ``hangup_link``  hang up ``links`` links (1), ``which`` = last|first; the last link ends the session
 ``reauth``       quarantine change: ``quarantine`` = normal|quarantine|probation|not_capable or 0..3
@@ -101,11 +104,13 @@ class SessionLike(Protocol):
 
 
 class HostLike(Protocol):
-    """The part of the RasHost API scenarios use (see host-api.md)."""
+    """The part of :class:`emulator.host.engine.RasHost` scenarios use."""
 
     def start(self) -> bool: ...
     def stop(self) -> None: ...
     def connect(self, user: str, port: str, *, proposed: int = 0, links: int = 1) -> Any: ...
+    def connect_many(self, requests: Iterable[tuple[Any, ...]], *, links: int = 1) -> list[Any]: ...
+    def disconnect_many(self, sessions: Iterable[Any]) -> None: ...
     def add_link(self, session: Any, port: str) -> bool: ...
     def hangup_link(self, session: Any, port: str) -> None: ...
     def reauthenticate(self, session: Any, quarantine_state: int) -> bool: ...
@@ -182,12 +187,14 @@ ACTIONS: dict[str, dict[str, _Field]] = {
         "links": _Field("int", 1, minimum=1, maximum=MAX_LINKS),
         "proposed": _Field("address", "0.0.0.0", placeholders=("i",)),
         **_PARALLEL,
+        "at_once": _Field("bool", False),
     },
     "disconnect": {
         "count": _Field("int_or_all", "all", maximum=MAX_COUNT),
         "pick": _Field("choice", "first", choices=_PICKS),
         "seed": _Field("int", 0),
         **_PARALLEL,
+        "at_once": _Field("bool", False),
     },
     "add_link": {
         **_SELECT,
@@ -418,6 +425,13 @@ def _parse_step(where: str, number: int, raw: object) -> Step:
             if spec.default is None:
                 continue
             params[key] = _check_field(where, ctx, key, spec, spec.default)
+    if params.get("at_once") and params.get("concurrent"):
+        raise InputError(
+            f"{ctx}'at_once' and 'concurrent' exclude each other: at_once makes every "
+            "GetIpAddressForUser before any accept, in one thread; concurrent runs whole "
+            "connects in threads",
+            where=where,
+        )
     for key in ("proposed", "address"):
         template = params.get(key)
         if isinstance(template, str) and "{" in template and not params.get("steal"):
@@ -672,7 +686,15 @@ def _do_connect(st: _State, p: Mapping[str, Any]) -> None:
             links=p["links"],
         )
 
-    made = _run_many(one, p["count"], p)
+    if p.get("at_once"):
+        made = st.host.connect_many(
+            [(expand(p["user"], {"i": i}), expand(p["port"], {"i": i}),
+              _ip(expand(p["proposed"], {"i": i})))
+             for i in range(p["start"], p["start"] + p["count"])],
+            links=p["links"],
+        )
+    else:
+        made = _run_many(one, p["count"], p)
     st.sessions.extend(made)
     states = [s.state for s in made]
     st.outcome(states.count("connected"), states.count("refused"), states.count("failed"))
@@ -680,7 +702,10 @@ def _do_connect(st: _State, p: Mapping[str, Any]) -> None:
 
 def _do_disconnect(st: _State, p: Mapping[str, Any]) -> None:
     chosen = _select(st.live(), p["count"], p["pick"], p["seed"])
-    _run_many(lambda k: st.host.disconnect(chosen[k]), len(chosen), p)
+    if p.get("at_once"):
+        st.host.disconnect_many(chosen)
+    else:
+        _run_many(lambda k: st.host.disconnect(chosen[k]), len(chosen), p)
     st.outcome(accepted=len(chosen))
 
 

@@ -80,6 +80,14 @@ class FakeHost:
             with self._lock:
                 self.active -= 1
 
+    def connect_many(self, requests: Any, *, links: int = 1) -> list[FakeSession]:
+        return [self.connect(r[0], r[1], proposed=r[2] if len(r) > 2 else 0, links=links)
+                for r in requests]
+
+    def disconnect_many(self, sessions: Any) -> None:
+        for s in list(sessions):
+            self.disconnect(s)
+
     def add_link(self, session: FakeSession, port: str) -> bool:
         self.calls.append(("add_link", session.user, port))
         if self.refuse_links:

@@ -38,7 +38,8 @@ def test_valid_file_fills_defaults(tmp_path: Path) -> None:
     assert (c.number, c.do) == (1, "connect")
     assert c.params["count"] == 3 and c.params["user"] == "user{i}" and c.params["port"] == "VPN1-{i}"
     assert c.params["concurrent"] is False and c.params["links"] == 1
-    assert d.params == {"count": 1, "pick": "last", "seed": 0, "concurrent": False, "workers": 4, "note": ""}
+    assert d.params == {"count": 1, "pick": "last", "seed": 0, "concurrent": False, "workers": 4,
+                        "at_once": False, "note": ""}
 
 
 def test_unknown_field_suggests_the_close_one(tmp_path: Path) -> None:
@@ -65,6 +66,10 @@ def test_missing_do(tmp_path: Path) -> None:
         ('do = "connect"\ncount = true', "field 'count' must be an integer, got True"),
         ('do = "connect"\nlinks = 0', "field 'links' must be an integer >= 1, got 0"),
         ('do = "connect"\nconcurrent = "yes"', "field 'concurrent' must be true or false"),
+        ('do = "connect"\nat_once = 1', "field 'at_once' must be true or false"),
+        ('do = "connect"\nat_once = true\nconcurrent = true', "'at_once' and 'concurrent' exclude each other"),
+        ('do = "disconnect"\nat_once = true\nconcurrent = true', "'at_once' and 'concurrent' exclude each other"),
+        ('do = "add_link"\nat_once = true', "unknown field 'at_once' for 'add_link'"),
         ('do = "disconnect"\npick = "frist"', "field 'pick' must be one of 'first', 'last', 'random', got 'frist' (did you mean 'first'?)"),
         ('do = "disconnect"\ncount = "some"', "field 'count' must be an integer or \"all\""),
         ('do = "reauth"\nquarantine = "quarantined"', "did you mean 'quarantine'?"),

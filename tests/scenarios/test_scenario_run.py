@@ -129,3 +129,38 @@ def test_every_standard_scenario_runs_on_the_fake_host() -> None:
         res = run_scenario(FakeHost(pool=64), s)
         assert res.started and res.steps_run == len(s.steps), s.name
         assert res.ok, (s.name, [f.message for f in res.findings])
+
+
+AT_ONCE = (
+    '[[steps]]\ndo = "connect"\ncount = 6\nat_once = true\nproposed = "0.0.0.0"\n'
+    '[[steps]]\ndo = "expect"\nconnected = 6\naccepted = 6\nunique_addresses = true\n'
+    '[[steps]]\ndo = "disconnect"\ncount = 4\nat_once = true\n'
+    '[[steps]]\ndo = "expect"\nconnected = 2\naccepted = 4\n'
+)
+
+
+def test_at_once_steps_use_the_batched_host_calls(tmp_path: Path) -> None:
+    host = FakeHost()
+    res = run_scenario(host, scn(tmp_path, AT_ONCE))
+    assert res.ok, [f.message for f in res.findings]
+    assert [c[1] for c in host.calls if c[0] == "connect"] == [f"user{i}" for i in range(6)]
+
+
+def test_at_once_orders_the_callbacks_on_a_real_host(tmp_path: Path) -> None:
+    """Every GetIp before the first accept; the hang-ups of the sessions leaving together before
+    their releases; findings as one by one (none for the reference stand-in)."""
+    from emulator.conformance.run import check_dll
+
+    root = Path(__file__).resolve().parents[2]
+    path = tmp_path / "s.toml"
+    path.write_text(HEAD + AT_ONCE, encoding="utf-8")
+    r = check_dll(root / "fixtures" / "standins" / "good.py", scenarios=[path],
+                  profile="win7-x64", isolate=False)
+    assert r.passed, [f.message for f in r.findings if f.severity is Severity.ERROR]
+    calls = [e["call"] for e in r.traces["t"]]
+    gets = [i for i, c in enumerate(calls) if c == "MprAdminGetIpAddressForUser"]
+    accepts = [i for i, c in enumerate(calls) if c.startswith("MprAdminAcceptNewConnection")]
+    assert len(gets) == 6 and max(gets) < min(accepts)
+    releases = [i for i, c in enumerate(calls) if c == "MprAdminReleaseIpAddress"]
+    hangups = [i for i, c in enumerate(calls) if c.startswith("MprAdminConnectionHangup")]
+    assert len(releases) >= 4 and max(hangups[:4]) < min(releases)
