@@ -403,34 +403,35 @@ class RasHost:
     def _call_many(self, d: LoadedAdminDll, inst: str, target: Target,
                    args: list[tuple[Any, ...]], sessions: list[int]
                    ) -> list[tuple[CallResult, CallRecord, int]]:
-        """:meth:`_call` for several calls of one callback, made in one loader round trip
-        (:meth:`AdminDll.call_exports`) with the instance lock held by the caller.
+        """:meth:`_call` for several calls of one callback, with the instance lock held by the
+        caller: batches of :data:`BATCH` calls, one loader round trip each
+        (:meth:`AdminDll.call_exports`).
 
-        Returns (result, record, the instance's generation before the call) per call made:
-        all of them, or up to and including the first fault (the caller goes on with the
-        rest, so a DLL the host gave up on is not called again).
+        Returns (result, record, the instance's generation before the call) per call. A batch
+        ends at a fault; the rest go in the next one, or are skipped once the host gave up on
+        the DLL (as one by one).
         """
-        if d.given_up is not None or target.address is not None:
-            out = []
-            for a, sid in zip(args, sessions, strict=True):
-                gen = d.generation[inst]
-                res, rec = self._call(d, inst, target, a, sid, lock=False)
-                out.append((res, rec, gen))
-                if res.fault is not None:
-                    break
-            return out
         dll = d.ip if inst == "ip" else d.conn
         assert dll is not None
-        t0 = _perf()
-        results = dll.call_exports(target.signature, args, self.call_timeout)
-        if args and not results:
-            raise RuntimeError(f"{d.path}: {type(dll).__name__}.call_exports made no call")
-        got = []
-        for a, sid, res in zip(args, sessions, results, strict=False):
-            gen = d.generation[inst]
-            _, rec = self._call(d, inst, target, a, sid, lock=False, made=(res, t0, res.seconds))
-            got.append((res, rec, gen))
-        return got
+        out: list[tuple[CallResult, CallRecord, int]] = []
+        while len(out) < len(args):
+            k = len(out)
+            if d.given_up is not None or target.address is not None:
+                gen = d.generation[inst]
+                res, rec = self._call(d, inst, target, args[k], sessions[k], lock=False)
+                out.append((res, rec, gen))
+                continue
+            t0 = _perf()
+            results = dll.call_exports(target.signature, args[k:k + BATCH], self.call_timeout)
+            if not results:
+                raise RuntimeError(f"{d.path}: {type(dll).__name__}.call_exports made no call")
+            for a, sid, res in zip(args[k:k + BATCH], sessions[k:k + BATCH], results,
+                                   strict=False):
+                gen = d.generation[inst]
+                _, rec = self._call(d, inst, target, a, sid, lock=False,
+                                    made=(res, t0, res.seconds))
+                out.append((res, rec, gen))
+        return out
 
     def _timed_out(self, d: LoadedAdminDll, inst: str, name: str, rec: CallRecord) -> None:
         """Count a timeout (``_mlock`` held); after GIVE_UP_AFTER in a row, give up on ``d``."""
@@ -695,8 +696,9 @@ class RasHost:
         return conn.ip_to_dword(a)
 
     def _proposed(self, proposed: int | str | IPv4Address) -> int:
+        """The DWORD of a non-zero proposal (InputError when it is not an IPv4 address)."""
         try:
-            return 0 if not proposed else conn.ip_to_dword(
+            return conn.ip_to_dword(
                 proposed if isinstance(proposed, IPv4Address) else IPv4Address(proposed))
         except ValueError as exc:
             raise InputError(f"proposed address {proposed!r} is not an IPv4 address: {exc}",
@@ -826,16 +828,12 @@ class RasHost:
         """:meth:`_get_ip` for (session, proposed, odd names) items, in batches."""
         plan = ipd.plan
         assert plan is not None and plan.get_ip is not None
-        ok: list[bool] = []
         with ipd.ip_lock:
-            while len(ok) < len(items):
-                chunk = items[len(ok):len(ok) + BATCH]
-                got = self._call_many(ipd, "ip", plan.get_ip,
-                                      [(s.user, s.port, pdw, SENTINEL) for s, pdw, _ in chunk],
-                                      [s.id for s, _, _ in chunk])
-                for (s, pdw, odd), (res, ev, gen) in zip(chunk, got, strict=False):
-                    ok.append(self._got_ip(ipd, s, pdw, odd, res, ev, gen))
-        return ok
+            got = self._call_many(ipd, "ip", plan.get_ip,
+                                  [(s.user, s.port, pdw, SENTINEL) for s, pdw, _ in items],
+                                  [s.id for s, _, _ in items])
+            return [self._got_ip(ipd, s, pdw, odd, res, ev, gen)
+                    for (s, pdw, odd), (res, ev, gen) in zip(items, got, strict=True)]
 
     def _got_ip(self, ipd: LoadedAdminDll, s: Session, pdw: int, odd: bool, res: CallResult,
                 ev: CallRecord, gen: int) -> bool:
@@ -1020,16 +1018,12 @@ class RasHost:
                 return
             plan = ipd.plan
             assert plan is not None and plan.release_ip is not None
-            done = 0
             with ipd.ip_lock:
-                while done < len(due):
-                    chunk = due[done:done + BATCH]
-                    got = self._call_many(ipd, "ip", plan.release_ip,
-                                          [(s.user, s.port, s._dword) for s in chunk],
-                                          [s.id for s in chunk])
-                    for s, (res, ev, gen) in zip(chunk, got, strict=False):
-                        self._released(ipd, s, gen, res, ev)
-                    done += len(got)
+                got = self._call_many(ipd, "ip", plan.release_ip,
+                                      [(s.user, s.port, s._dword) for s in due],
+                                      [s.id for s in due])
+                for s, (res, ev, gen) in zip(due, got, strict=True):
+                    self._released(ipd, s, gen, res, ev)
         finally:
             with self._mlock:
                 for s in sessions:
