@@ -28,6 +28,7 @@ import runpy
 import stat
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -112,7 +113,7 @@ class PythonInstaller(Installer):
                     sys.stdin = io.StringIO()  # unattended: input() gets EOF, never waits
                     try:
                         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                            self._execute(win_script)
+                            self._execute(win_script, env)
                     finally:
                         sys.stdin = saved_stdin
                     if "absnormpath" in vars(fs):
@@ -149,9 +150,19 @@ class PythonInstaller(Installer):
         """Paths pyfakefs made itself (its temp folder and the link to it)."""
         return [p for p, _ in cls._tree(fs)]
 
-    def _execute(self, win_script: str) -> None:
+    def _execute(self, win_script: str, env: SetupEnv) -> None:
         try:
-            runpy.run_path(win_script, run_name="__main__")
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always")
+                try:
+                    runpy.run_path(win_script, run_name="__main__")
+                finally:
+                    # the script's own warnings (an invalid escape such as "C:\Myapp" when it
+                    # is compiled) go to the log with their line; others are not the vendor's
+                    for w in seen:
+                        if w.filename == win_script:
+                            env.log.add("note", f"Python {w.category.__name__} at line "
+                                        f"{w.lineno}: {w.message}", str(self.path))
         except SystemExit as exc:
             if exc.code not in (None, 0):
                 raise InputError(f"the installer exited with status {exc.code!r}",

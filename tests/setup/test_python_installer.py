@@ -88,3 +88,17 @@ def test_refuses_to_run_inside_another_pyfakefs_session(write: Write) -> None:
         outer.fs.create_file(str(path), contents=source)
         with pytest.raises(InputError, match="inside another pyfakefs session"):
             validate_installer(path)
+
+
+def test_the_scripts_own_warnings_are_logged_with_their_line(write: Write) -> None:
+    """An invalid escape in a Windows path ("C:\\Myapp") is the vendor's latent bug: it shows in
+    the log at its line (and not as a warning of the process running rasemu)."""
+    import warnings
+
+    path = write("i.py", 'import winreg\n\nname = "C:\\\\Temp\\\\x"\nname2 = "C:\\Myapp"\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning escaping to the caller fails the test
+        result = validate_installer(path)
+    notes = [line for line in result.log if "invalid escape" in line]
+    kind = "SyntaxWarning" if sys.version_info >= (3, 12) else "DeprecationWarning"
+    assert notes == [f"[note] {path}: Python {kind} at line 4: invalid escape sequence '\\M'"]
