@@ -27,16 +27,6 @@ _SIZES = {32: {"RAS_CONNECTION_EX": 1664, "RAS_CONNECTION_3": 788},
           64: {"RAS_CONNECTION_EX": 1672, "RAS_CONNECTION_3": 792}}
 
 
-_KINDS: dict[str, str] = {}
-
-
-def _kind(call: str) -> str:
-    k = _KINDS.get(call)
-    if k is None:
-        k = _KINDS[call] = _kind_of(call)
-    return k
-
-
 def _kind_of(call: str) -> str:
     if call in _GET:
         return "get"
@@ -52,16 +42,6 @@ def _kind_of(call: str) -> str:
     if call == "MprAdminLinkHangupNotification":
         return "linkdown"
     return "other"
-
-
-_VARIANTS: dict[str, str] = {}
-
-
-def _variant(call: str) -> str:
-    v = _VARIANTS.get(call)
-    if v is None:
-        v = _VARIANTS[call] = _variant_of(call)
-    return v
 
 
 def _variant_of(call: str) -> str:
@@ -134,7 +114,7 @@ class _Sess:
         self.accepts = 0
         self.refused = False
         self.refused_ports: set[Any] | None = None
-        #: DLL -> accept variant; one DLL's is kept in ``(dll, variant)`` form until a second
+        #: DLL -> the accept variant it was called with (made on the first accept)
         self.accept_variant: dict[str, str] | None = None
         self.hung_up = False
         self.ports_accepted: dict[str, set[str]] | None = None
@@ -153,7 +133,7 @@ _INFO: dict[str, tuple[str, bool, str]] = {}
 def _info(call: str) -> tuple[str, bool, str]:
     got = _INFO.get(call)
     if got is None:
-        got = _INFO[call] = (_kind(call), call.startswith("RasAdmin"), _variant(call))
+        got = _INFO[call] = (_kind_of(call), call.startswith("RasAdmin"), _variant_of(call))
     return got
 
 
