@@ -677,22 +677,17 @@ def _ip(text: str) -> int:
 
 
 def _do_connect(st: _State, p: Mapping[str, Any]) -> None:
+    def request(k: int) -> tuple[str, str, int]:
+        values = {"i": p["start"] + k}
+        return (expand(p["user"], values), expand(p["port"], values),
+                _ip(expand(p["proposed"], values)))
+
     def one(k: int) -> Any:
-        i = p["start"] + k
-        return st.host.connect(
-            expand(p["user"], {"i": i}),
-            expand(p["port"], {"i": i}),
-            proposed=_ip(expand(p["proposed"], {"i": i})),
-            links=p["links"],
-        )
+        user, port, proposed = request(k)
+        return st.host.connect(user, port, proposed=proposed, links=p["links"])
 
     if p.get("at_once"):
-        made = st.host.connect_many(
-            [(expand(p["user"], {"i": i}), expand(p["port"], {"i": i}),
-              _ip(expand(p["proposed"], {"i": i})))
-             for i in range(p["start"], p["start"] + p["count"])],
-            links=p["links"],
-        )
+        made = st.host.connect_many([request(k) for k in range(p["count"])], links=p["links"])
     else:
         made = _run_many(one, p["count"], p)
     st.sessions.extend(made)
