@@ -1,4 +1,5 @@
-"""Random connect/disconnect/add_link/hangup_link/reauth interleavings on the good stand-in."""
+"""Random connect/disconnect (one by one and at once)/add_link/hangup_link/reauth
+interleavings on the good stand-in."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import pytest
 from fakes import registry_with
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    invariant,
+    multiple,
+    rule,
+)
 
 from emulator.host.engine import RasHost, Session
 
@@ -50,6 +58,34 @@ class HostMachine(RuleBasedStateMachine):
         assert len(s.links) == links
         self.live[s.id] = s
         return s
+
+    @rule(target=sessions, k=st.integers(1, 6))
+    def connect_many(self, k: int) -> object:
+        if len(self.live) + k > 40:  # the reference pool has 64 addresses
+            return multiple()
+        names = []
+        for _ in range(k):
+            self.n += 1
+            names.append((f"user{self.n}", f"P{self.n}"))
+        self.connects += k
+        made = self.host.connect_many(names)
+        assert [s.state for s in made] == ["connected"] * k
+        for s in made:
+            self.live[s.id] = s
+        return multiple(*made)
+
+    @rule(data=st.data())
+    def disconnect_many(self, data: st.DataObject) -> None:
+        if not self.live:
+            return
+        chosen = data.draw(st.lists(st.sampled_from(sorted(self.live)), unique=True, max_size=6))
+        leaving = [self.live[i] for i in chosen]
+        self.host.disconnect_many(leaving)
+        for s in leaving:
+            assert s.state == "disconnected"
+            self.live.pop(s.id)
+            if s.notify_release:
+                self.released_expected += 1
 
     @rule(s=consumes(sessions))
     def disconnect(self, s: Session) -> None:
