@@ -183,6 +183,14 @@ def _resolve_for(ctx: Ctx, h: int, access: int) -> tuple[Key | None, int]:
     return key, err
 
 
+def _value_reader(ctx: Ctx, h: int, reserved: int, data: int, pcb: int) -> tuple[Key | None, int]:
+    """The checks RegQueryValueEx and RegEnumValue share: no reserved argument, a size for any
+    data buffer, a handle with KEY_QUERY_VALUE; (None, error) when one fails."""
+    if reserved or (data and not pcb):
+        return None, ERROR_INVALID_PARAMETER
+    return _resolve_for(ctx, h, KEY_QUERY_VALUE)
+
+
 def _join(base: str, sub: str) -> tuple[str | None, int]:
     """``base\\sub`` validated; (None, error) for a malformed sub-path."""
     if not sub:
@@ -420,11 +428,7 @@ def _deliver(ctx: Ctx, raw: bytes, data: int, pcb: int) -> int:
 def _query(
     ctx: Ctx, h: int, name: int, reserved: int, ptype: int, data: int, pcb: int, wide: bool
 ) -> int:
-    if reserved:
-        return ERROR_INVALID_PARAMETER
-    if data and not pcb:
-        return ERROR_INVALID_PARAMETER
-    key, err = _resolve_for(ctx, h, KEY_QUERY_VALUE)
+    key, err = _value_reader(ctx, h, reserved, data, pcb)
     if key is None:
         return err
     got = _get(ctx, key, _text(ctx, name, wide))
@@ -676,11 +680,7 @@ def _enum_value(
     pcb: int,
     wide: bool,
 ) -> int:
-    if reserved:
-        return ERROR_INVALID_PARAMETER
-    if data and not pcb:
-        return ERROR_INVALID_PARAMETER
-    key, err = _resolve_for(ctx, h, KEY_QUERY_VALUE)
+    key, err = _value_reader(ctx, h, reserved, data, pcb)
     if key is None:
         return err
     items = _registry(ctx).value_items(key.path, view=key.view)
